@@ -1,0 +1,3 @@
+from onestack.server.cli import main
+
+main()

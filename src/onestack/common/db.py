@@ -1,0 +1,132 @@
+"""The database: engine, sessions, and migrations.
+
+Services use :meth:`Database.read` and :meth:`Database.write`. On SQLite a write transaction
+starts with ``BEGIN IMMEDIATE`` so that two writers queue on the lock (with a busy timeout)
+instead of one failing with "database is locked" when it upgrades a read lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(), dict[str, Any]: JSON()}
+
+
+def utcnow() -> datetime:
+    """Naive UTC: every database stores it the same way."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below emit BEGIN itself.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("onestack_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    def __init__(self, url: str, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs["pool_size"] = pool_size
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_recycle"] = 3600
+        self.engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_setup(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite allows one writer; queueing writers here is cheaper than spinning on the lock.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        # Closing (not rolling back) keeps loaded rows readable after the block.
+        with self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._sessions() as session:
+                # The option reaches the "begin" hook, which then takes the write lock first.
+                session.connection(execution_options={"onestack_write": True})
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def alembic_config(self, services: list[str]) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        locations = [str(Path(__file__).parent.parent / s / "migrations") for s in services]
+        config.set_main_option("version_locations", " ".join(locations))
+        config.set_main_option("path_separator", "space")
+        config.attributes["engine"] = self.engine
+        return config
+
+    def upgrade(self, services: list[str], revision: str = "heads") -> None:
+        command.upgrade(self.alembic_config(services), revision)
+
+    def downgrade(self, services: list[str], revision: str = "base") -> None:
+        command.downgrade(self.alembic_config(services), revision)
+
+
+def null_pool_engine(url: str) -> Engine:
+    """An engine that keeps no connections, for one-off tools."""
+    return create_engine(url, poolclass=NullPool)

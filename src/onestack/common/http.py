@@ -1,0 +1,202 @@
+"""HTTP plumbing shared by every service: JSON in and out, request ids, limits, metrics.
+
+Each service is a Starlette app. :class:`ServiceMiddleware` wraps it and gives every request
+an ``x-openstack-request-id``, a log line, metrics, and a body-size limit; errors raised before
+the service's own handlers run are rendered with the service's fault formatter, so a client
+always sees that service's OpenStack error format.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jsonschema
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from onestack.common import metrics
+from onestack.common.context import RequestContext, new_request_id, request_id_var
+from onestack.common.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    OnestackError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+)
+
+log = logging.getLogger("onestack.http")
+
+FaultFormatter = Callable[[OnestackError], Response]
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def context(request: Request) -> RequestContext:
+    ctx = request.scope.get("onestack.context")
+    if ctx is None:
+        ctx = RequestContext(request_id=request.scope.get("onestack.request_id", new_request_id()))
+        request.scope["onestack.context"] = ctx
+    return ctx
+
+
+async def read_json(request: Request, schema: Mapping[str, Any] | None = None) -> Any:
+    """The request body as JSON, checked against a JSON schema; 400 when it is not."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"Unsupported content type {media!r}: use application/json.")
+    raw = await request.body()
+    if not raw.strip():
+        raise ValidationError("The request body is empty; a JSON object was expected.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValidationError("Malformed request body: it is not valid JSON.") from None
+    if schema is not None:
+        validate(body, schema)
+    return body
+
+
+_validators: dict[int, jsonschema.Draft202012Validator] = {}
+
+
+def validate(body: Any, schema: Mapping[str, Any]) -> None:
+    validator = _validators.get(id(schema))
+    if validator is None:
+        validator = jsonschema.Draft202012Validator(schema)
+        _validators[id(schema)] = validator
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    field = ".".join(str(p) for p in error.absolute_path) or "request body"
+    raise ValidationError(f"Invalid input for field '{field}': {error.message}")
+
+
+def parse_bool(value: str | None, name: str) -> bool | None:
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in ("", "1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise BadRequest(f"Invalid value for query parameter {name!r}: {value!r}.")
+
+
+class ServiceMiddleware:
+    """Request id, access log, metrics, body limit and fault rendering for one service."""
+
+    def __init__(self, app: ASGIApp, service: str, fault: FaultFormatter, max_body: int) -> None:
+        self.app = app
+        self.service = service
+        self.fault = fault
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        token = request_id_var.set(request_id)
+        scope["onestack.request_id"] = request_id
+        status_holder = [500]
+        id_header = (b"x-openstack-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], id_header]
+            await send(message)
+
+        try:
+            length = _content_length(scope)
+            if length is not None and length > self.max_body:
+                await self.fault(PayloadTooLarge())(scope, receive, send_with_id)
+                return
+            limited = _limit_receive(receive, self.max_body)
+            try:
+                await self.app(scope, limited, send_with_id)
+            except _TooLarge:
+                await self.fault(PayloadTooLarge())(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error")
+            await self.fault(OnestackError())(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            status = status_holder[0]
+            metrics.REQUESTS.labels(self.service, template, method, str(status)).inc()
+            metrics.LATENCY.labels(self.service, template, method).observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s%s -> %d in %.1f ms",
+                    method,
+                    scope.get("root_path", ""),
+                    scope["path"],
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "service": self.service,
+                        "method": method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _limit_receive(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge()
+        return message
+
+    return limited
+
+
+def http_exception_to_error(exc: HTTPException) -> OnestackError:
+    if exc.status_code == 404:
+        return NotFound("The resource could not be found.")
+    if exc.status_code == 405:
+        return MethodNotAllowed()
+    error = OnestackError(exc.detail)
+    error.status = exc.status_code
+    return error

@@ -1,0 +1,45 @@
+"""The identity ASGI application."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from onestack.common.auth import AuthMiddleware
+from onestack.common.clients import IdentityClient
+from onestack.common.errors import OnestackError
+from onestack.common.http import http_exception_to_error
+from onestack.common.policy import Enforcer
+from onestack.identity.api import auth, catalog, resources, roles, users
+from onestack.identity.api.common import Api, fault
+from onestack.identity.service import IdentityService
+
+
+def build(service: IdentityService, enforcer: Enforcer, identity: IdentityClient) -> Starlette:
+    api = Api(service, enforcer)
+    routes = [
+        *auth.routes(api),
+        *resources.routes(api),
+        *users.routes(api),
+        *roles.routes(api),
+        *catalog.routes(api),
+    ]
+
+    async def on_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OnestackError)
+        return fault(exc)
+
+    async def on_http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return fault(http_exception_to_error(exc))
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={OnestackError: on_error, HTTPException: on_http},
+    )
+    app.add_middleware(
+        AuthMiddleware, identity=identity, fault=fault, public=auth.is_public, routes=routes
+    )
+    return app

@@ -1,0 +1,181 @@
+"""Version discovery and the /v3/auth API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from onestack.common.errors import NotFound, Unauthorized
+from onestack.common.http import JSONResponse, read_json
+from onestack.identity import schemas
+from onestack.identity.api.common import Api, base_url, ctx_of, no_content, run
+from onestack.identity.auth import ValidToken
+
+VERSION_UPDATED = "2024-01-01T00:00:00Z"
+MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
+
+
+def version_entry(base: str) -> dict[str, Any]:
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": VERSION_UPDATED,
+        "links": [{"rel": "self", "href": f"{base}/v3/"}],
+        "media-types": MEDIA_TYPES,
+    }
+
+
+def routes(api: Api) -> list[Route]:
+    tokens = api.service.tokens
+    svc = api.service
+
+    async def versions(request: Request) -> Response:
+        body = {"versions": {"values": [version_entry(base_url(request))]}}
+        return JSONResponse(body, status_code=300)
+
+    async def version(request: Request) -> Response:
+        return JSONResponse({"version": version_entry(base_url(request))})
+
+    def subject(request: Request) -> ValidToken:
+        token = request.headers.get("x-subject-token")
+        if not token:
+            raise NotFound("The X-Subject-Token header is required.")
+        cached = tokens.peek(token)
+        return cached if cached is not None else tokens.validate(token)
+
+    async def issue(request: Request) -> Response:
+        body = await read_json(request, schemas.auth_request)
+        valid = await run(tokens.authenticate, body["auth"])
+        include_catalog = "nocatalog" not in request.query_params
+        return JSONResponse(
+            tokens.token_body(valid, include_catalog),
+            status_code=201,
+            headers={"X-Subject-Token": valid.token},
+        )
+
+    async def validate(request: Request) -> Response:
+        ctx = ctx_of(request)
+        token = request.headers.get("x-subject-token") or ""
+        valid = tokens.peek(token) if token else None
+        if valid is None:
+            valid = await run(subject, request)
+        api.enforce(
+            ctx,
+            "identity:validate_token",
+            {"target": {"token": {"user_id": valid.payload.user_id}}},
+        )
+        include_catalog = "nocatalog" not in request.query_params
+        return JSONResponse(
+            tokens.token_body(valid, include_catalog), headers={"X-Subject-Token": valid.token}
+        )
+
+    async def check(request: Request) -> Response:
+        ctx = ctx_of(request)
+        valid = await run(subject, request)
+        api.enforce(
+            ctx, "identity:check_token", {"target": {"token": {"user_id": valid.payload.user_id}}}
+        )
+        return Response(status_code=200, headers={"X-Subject-Token": valid.token})
+
+    async def revoke(request: Request) -> Response:
+        ctx = ctx_of(request)
+        valid = await run(subject, request)
+        api.enforce(
+            ctx, "identity:revoke_token", {"target": {"token": {"user_id": valid.payload.user_id}}}
+        )
+        await run(tokens.revoke_token, valid.token)
+        return no_content()
+
+    async def auth_catalog(request: Request) -> Response:
+        ctx = ctx_of(request)
+        api.enforce(ctx, "identity:get_auth_catalog")
+        assert ctx.auth is not None
+        if ctx.auth.scope_type is None:
+            raise Unauthorized("The catalog needs a scoped token.")
+        catalog = svc.catalog.catalog(ctx.auth.project_id, ctx.auth.user_id)
+        return JSONResponse(
+            {"catalog": catalog, "links": {"self": f"{base_url(request)}/v3/auth/catalog"}}
+        )
+
+    async def auth_projects(request: Request) -> Response:
+        ctx = ctx_of(request)
+        api.enforce(ctx, "identity:get_auth_projects")
+        assert ctx.auth is not None
+        ids = await run(svc.assignments.user_projects, ctx.auth.user_id)
+        projects = await run(svc.projects.listing, {"ids": ids, "enabled": True}) if ids else []
+        base = base_url(request)
+        for p in projects:
+            p["links"] = {"self": f"{base}/v3/projects/{p['id']}"}
+        return JSONResponse(
+            {
+                "projects": projects,
+                "links": {"self": f"{base}/v3/auth/projects", "previous": None, "next": None},
+            }
+        )
+
+    async def auth_domains(request: Request) -> Response:
+        ctx = ctx_of(request)
+        api.enforce(ctx, "identity:get_auth_domains")
+        assert ctx.auth is not None
+        ids = await run(svc.assignments.user_domains, ctx.auth.user_id)
+        domains = await run(svc.domains.listing, {"ids": ids, "enabled": True}) if ids else []
+        base = base_url(request)
+        for d in domains:
+            d["links"] = {"self": f"{base}/v3/domains/{d['id']}"}
+        return JSONResponse(
+            {
+                "domains": domains,
+                "links": {"self": f"{base}/v3/auth/domains", "previous": None, "next": None},
+            }
+        )
+
+    async def auth_system(request: Request) -> Response:
+        ctx = ctx_of(request)
+        api.enforce(ctx, "identity:get_auth_system")
+        assert ctx.auth is not None
+        has = await run(svc.assignments.user_has_system, ctx.auth.user_id)
+        return JSONResponse(
+            {
+                "system": [{"all": True}] if has else [],
+                "links": {
+                    "self": f"{base_url(request)}/v3/auth/system",
+                    "previous": None,
+                    "next": None,
+                },
+            }
+        )
+
+    return [
+        Route("/", versions, methods=["GET"]),
+        Route("/v3", version, methods=["GET"]),
+        Route("/v3/", version, methods=["GET"]),
+        Route("/v3/auth/tokens", issue, methods=["POST"]),
+        # HEAD first: Starlette answers HEAD with a GET route too.
+        Route("/v3/auth/tokens", check, methods=["HEAD"]),
+        Route("/v3/auth/tokens", validate, methods=["GET"]),
+        Route("/v3/auth/tokens", revoke, methods=["DELETE"]),
+        Route("/v3/auth/catalog", auth_catalog, methods=["GET"]),
+        Route("/v3/auth/projects", auth_projects, methods=["GET"]),
+        Route("/v3/auth/domains", auth_domains, methods=["GET"]),
+        Route("/v3/auth/system", auth_system, methods=["GET"]),
+    ]
+
+
+PUBLIC = {
+    ("GET", "/"),
+    ("GET", "/v3"),
+    ("GET", "/v3/"),
+    ("POST", "/v3/auth/tokens"),
+    ("HEAD", "/"),
+    ("HEAD", "/v3"),
+}
+
+
+def is_public(method: str, path: str) -> bool:
+    if (method, path) in PUBLIC:
+        return True
+    # Changing one's own password needs the old one, not a token (it may have expired).
+    return method == "POST" and path.startswith("/v3/users/") and path.endswith("/password")

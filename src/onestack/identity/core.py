@@ -1,0 +1,57 @@
+"""What every identity manager shares: the database, settings, and a change counter.
+
+Every committed identity write bumps :attr:`IdentityCore.generation`; caches of derived data
+(validated tokens, the catalog, effective roles) are keyed by it, so in one process a change is
+visible on the next request. Other processes see it after ``token_cache_time``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from onestack.common.config import Settings
+from onestack.common.db import Base, Database
+from onestack.common.errors import NotFound
+
+M = TypeVar("M", bound=Base)
+
+
+def iso(value: datetime | None) -> str | None:
+    """Keystone's timestamp format: UTC with microseconds and a Z."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+class IdentityCore:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.generation = 0
+        self._lock = threading.Lock()
+
+    def read(self) -> Any:
+        return self.db.read()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        try:
+            with self.db.write() as session:
+                yield session
+        finally:
+            # Bump even on failure: a partial failure must never leave a stale cache behind.
+            with self._lock:
+                self.generation += 1
+
+    @staticmethod
+    def get(session: Session, model: type[M], ident: str, what: str) -> M:
+        row = session.get(model, ident) if ident else None
+        if row is None:
+            raise NotFound(f"Could not find {what}: {ident}.")
+        return row
