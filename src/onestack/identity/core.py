@@ -8,7 +8,8 @@ visible on the next request. Other processes see it after ``token_cache_time``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +21,8 @@ from onestack.common.db import Base, Database
 from onestack.common.errors import NotFound
 
 M = TypeVar("M", bound=Base)
+T = TypeVar("T")
+MEMO_LIMIT = 20_000
 
 
 def iso(value: datetime | None) -> str | None:
@@ -35,6 +38,23 @@ class IdentityCore:
         self.settings = settings
         self.generation = 0
         self._lock = threading.Lock()
+        self.cache_time = settings.identity.token_cache_time
+        self._memo: dict[tuple[Any, ...], tuple[int, float, Any]] = {}
+
+    def memo(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
+        """A read result, reused until identity data changes or ``cache_time`` passes.
+
+        Callers hand out copies: the cached value is shared.
+        """
+        generation = self.generation
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == generation and time.monotonic() - hit[1] < self.cache_time:
+            return hit[2]
+        value = load()
+        if len(self._memo) > MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = (generation, time.monotonic(), value)
+        return value
 
     def read(self) -> Any:
         return self.db.read()
@@ -48,6 +68,13 @@ class IdentityCore:
             # Bump even on failure: a partial failure must never leave a stale cache behind.
             with self._lock:
                 self.generation += 1
+
+    @staticmethod
+    def key(filters: dict[str, Any]) -> tuple[Any, ...]:
+        """A hashable form of a filter dict."""
+        return tuple(
+            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items())
+        )
 
     @staticmethod
     def get(session: Session, model: type[M], ident: str, what: str) -> M:

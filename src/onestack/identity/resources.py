@@ -113,8 +113,11 @@ class DomainManager:
             )
 
     def get(self, domain_id: str) -> dict[str, Any]:
-        with self.core.read() as s:
-            return domain_dict(self.core.get(s, Domain, domain_id, "domain"))
+        def load() -> dict[str, Any]:
+            with self.core.read() as s:
+                return domain_dict(self.core.get(s, Domain, domain_id, "domain"))
+
+        return dict(self.core.memo(("domain", domain_id), load))
 
     def find(self, name_or_id: str) -> dict[str, Any]:
         with self.core.read() as s:
@@ -277,8 +280,11 @@ class ProjectManager:
             return project_dict(row, tags)
 
     def get(self, project_id: str) -> dict[str, Any]:
-        with self.core.read() as s:
-            return self._dict(s, self.core.get(s, Project, project_id, "project"))
+        def load() -> dict[str, Any]:
+            with self.core.read() as s:
+                return self._dict(s, self.core.get(s, Project, project_id, "project"))
+
+        return dict(self.core.memo(("project", project_id), load))
 
     def find(self, name: str, domain_id: str) -> dict[str, Any]:
         with self.core.read() as s:
@@ -290,6 +296,10 @@ class ProjectManager:
             return self._dict(s, row)
 
     def listing(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        found = self.core.memo(("projects", self.core.key(filters)), lambda: self._list(filters))
+        return [dict(p) for p in found]
+
+    def _list(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         query = select(Project).order_by(Project.name, Project.id)
         if "name" in filters:
             query = query.where(Project.name == filters["name"])

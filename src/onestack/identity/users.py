@@ -136,10 +136,17 @@ class UserManager:
             )
 
     def get(self, user_id: str) -> dict[str, Any]:
-        with self.core.read() as s:
-            return user_dict(self.core.get(s, User, user_id, "user"))
+        def load() -> dict[str, Any]:
+            with self.core.read() as s:
+                return user_dict(self.core.get(s, User, user_id, "user"))
+
+        return dict(self.core.memo(("user", user_id), load))
 
     def listing(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        found = self.core.memo(("users", self.core.key(filters)), lambda: self._list(filters))
+        return [dict(u) for u in found]
+
+    def _list(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         query = select(User).order_by(User.name, User.id)
         if "name" in filters:
             query = query.where(User.name == filters["name"])

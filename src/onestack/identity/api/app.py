@@ -13,12 +13,13 @@ from onestack.common.errors import OnestackError
 from onestack.common.http import http_exception_to_error
 from onestack.common.policy import Enforcer
 from onestack.identity.api import auth, catalog, resources, roles, users
-from onestack.identity.api.common import Api, fault
+from onestack.identity.api.common import Api, fault, set_inline_reads
 from onestack.identity.service import IdentityService
 
 
 def build(service: IdentityService, enforcer: Enforcer, identity: IdentityClient) -> Starlette:
     api = Api(service, enforcer)
+    set_inline_reads(service.core.db.dialect == "sqlite")
     routes = [
         *auth.routes(api),
         *resources.routes(api),

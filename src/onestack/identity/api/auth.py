@@ -11,7 +11,7 @@ from starlette.routing import Route
 from onestack.common.errors import NotFound, Unauthorized
 from onestack.common.http import JSONResponse, read_json
 from onestack.identity import schemas
-from onestack.identity.api.common import Api, base_url, ctx_of, no_content, run
+from onestack.identity.api.common import Api, base_url, ctx_of, no_content, read, run
 from onestack.identity.auth import ValidToken
 
 VERSION_UPDATED = "2024-01-01T00:00:00Z"
@@ -61,7 +61,7 @@ def routes(api: Api) -> list[Route]:
         token = request.headers.get("x-subject-token") or ""
         valid = tokens.peek(token) if token else None
         if valid is None:
-            valid = await run(subject, request)
+            valid = await read(subject, request)
         api.enforce(
             ctx,
             "identity:validate_token",
@@ -74,7 +74,7 @@ def routes(api: Api) -> list[Route]:
 
     async def check(request: Request) -> Response:
         ctx = ctx_of(request)
-        valid = await run(subject, request)
+        valid = await read(subject, request)
         api.enforce(
             ctx, "identity:check_token", {"target": {"token": {"user_id": valid.payload.user_id}}}
         )
@@ -82,7 +82,7 @@ def routes(api: Api) -> list[Route]:
 
     async def revoke(request: Request) -> Response:
         ctx = ctx_of(request)
-        valid = await run(subject, request)
+        valid = await read(subject, request)
         api.enforce(
             ctx, "identity:revoke_token", {"target": {"token": {"user_id": valid.payload.user_id}}}
         )
@@ -104,8 +104,8 @@ def routes(api: Api) -> list[Route]:
         ctx = ctx_of(request)
         api.enforce(ctx, "identity:get_auth_projects")
         assert ctx.auth is not None
-        ids = await run(svc.assignments.user_projects, ctx.auth.user_id)
-        projects = await run(svc.projects.listing, {"ids": ids, "enabled": True}) if ids else []
+        ids = await read(svc.assignments.user_projects, ctx.auth.user_id)
+        projects = await read(svc.projects.listing, {"ids": ids, "enabled": True}) if ids else []
         base = base_url(request)
         for p in projects:
             p["links"] = {"self": f"{base}/v3/projects/{p['id']}"}
@@ -120,8 +120,8 @@ def routes(api: Api) -> list[Route]:
         ctx = ctx_of(request)
         api.enforce(ctx, "identity:get_auth_domains")
         assert ctx.auth is not None
-        ids = await run(svc.assignments.user_domains, ctx.auth.user_id)
-        domains = await run(svc.domains.listing, {"ids": ids, "enabled": True}) if ids else []
+        ids = await read(svc.assignments.user_domains, ctx.auth.user_id)
+        domains = await read(svc.domains.listing, {"ids": ids, "enabled": True}) if ids else []
         base = base_url(request)
         for d in domains:
             d["links"] = {"self": f"{base}/v3/domains/{d['id']}"}
@@ -136,7 +136,7 @@ def routes(api: Api) -> list[Route]:
         ctx = ctx_of(request)
         api.enforce(ctx, "identity:get_auth_system")
         assert ctx.auth is not None
-        has = await run(svc.assignments.user_has_system, ctx.auth.user_id)
+        has = await read(svc.assignments.user_has_system, ctx.auth.user_id)
         return JSONResponse(
             {
                 "system": [{"all": True}] if has else [],

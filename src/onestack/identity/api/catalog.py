@@ -18,6 +18,7 @@ from onestack.identity.api.common import (
     ctx_of,
     filters,
     no_content,
+    read,
     run,
     with_links,
 )
@@ -41,7 +42,7 @@ def _crud(
 
     async def list_(request: Request) -> Response:
         api.enforce(ctx_of(request), f"identity:list_{plural}")
-        found = await run(ops["list"], filters(request, filter_names))
+        found = await read(ops["list"], filters(request, filter_names))
         return collection(request, plural, found, path)
 
     async def create(request: Request) -> Response:
@@ -51,7 +52,7 @@ def _crud(
 
     async def get(request: Request) -> Response:
         api.enforce(ctx_of(request), f"identity:get_{name}")
-        return out(request, await run(ops["get"], request.path_params[param]))
+        return out(request, await read(ops["get"], request.path_params[param]))
 
     async def update(request: Request) -> Response:
         body = await read_json(request, schema_update)

@@ -19,6 +19,7 @@ from onestack.identity.api.common import (
     default_domain,
     filters,
     no_content,
+    read,
     run,
     with_links,
 )
@@ -38,7 +39,7 @@ def routes(api: Api) -> list[Route]:
 
     async def list_domains(request: Request) -> Response:
         api.enforce(ctx_of(request), "identity:list_domains")
-        found = await run(svc.domains.listing, filters(request, ("name", "enabled")))
+        found = await read(svc.domains.listing, filters(request, ("name", "enabled")))
         return collection(request, "domains", found, "/v3/domains", limit)
 
     async def create_domain(request: Request) -> Response:
@@ -49,21 +50,21 @@ def routes(api: Api) -> list[Route]:
 
     async def get_domain(request: Request) -> Response:
         domain_id = request.path_params["domain_id"]
-        domain = await run(svc.domains.get, domain_id)
+        domain = await read(svc.domains.get, domain_id)
         api.enforce(ctx_of(request), "identity:get_domain", {"target": {"domain": domain}})
         return one(request, "domain", "/v3/domains", domain)
 
     async def update_domain(request: Request) -> Response:
         body = await read_json(request, schemas.domain_update)
         domain_id = request.path_params["domain_id"]
-        current = await run(svc.domains.get, domain_id)
+        current = await read(svc.domains.get, domain_id)
         api.enforce(ctx_of(request), "identity:update_domain", {"target": {"domain": current}})
         domain = await run(svc.domains.update, domain_id, body["domain"])
         return one(request, "domain", "/v3/domains", domain)
 
     async def delete_domain(request: Request) -> Response:
         domain_id = request.path_params["domain_id"]
-        current = await run(svc.domains.get, domain_id)
+        current = await read(svc.domains.get, domain_id)
         api.enforce(ctx_of(request), "identity:delete_domain", {"target": {"domain": current}})
         await run(svc.domains.delete, domain_id)
         return no_content()
@@ -84,7 +85,7 @@ def routes(api: Api) -> list[Route]:
             "identity:list_projects",
             {"target": {"domain_id": wanted.get("domain_id")}},
         )
-        found = await run(svc.projects.listing, wanted)
+        found = await read(svc.projects.listing, wanted)
         return collection(request, "projects", found, "/v3/projects", limit)
 
     async def create_project(request: Request) -> Response:
@@ -100,43 +101,43 @@ def routes(api: Api) -> list[Route]:
 
     async def get_project(request: Request) -> Response:
         project_id = request.path_params["project_id"]
-        project = await run(svc.projects.get, project_id)
+        project = await read(svc.projects.get, project_id)
         ctx = ctx_of(request)
         api.enforce(ctx, "identity:get_project", {"target": {"project": project}})
         base = base_url(request)
         query = request.query_params
         if parse_bool(query.get("parents_as_list"), "parents_as_list"):
-            parents = await run(svc.projects.parents, project_id)
+            parents = await read(svc.projects.parents, project_id)
             project["parents"] = [
                 {"project": with_links(p, f"{base}/v3/projects/{p['id']}")} for p in parents
             ]
         if parse_bool(query.get("parents_as_ids"), "parents_as_ids"):
-            parents = await run(svc.projects.parents, project_id)
+            parents = await read(svc.projects.parents, project_id)
             nested: dict[str, Any] | None = None
             for p in reversed(parents):
                 nested = {p["id"]: nested}
             project["parents"] = nested
         if parse_bool(query.get("subtree_as_list"), "subtree_as_list"):
-            subtree = await run(svc.projects.subtree, project_id)
+            subtree = await read(svc.projects.subtree, project_id)
             project["subtree"] = [
                 {"project": with_links(p, f"{base}/v3/projects/{p['id']}")} for p in subtree
             ]
         if parse_bool(query.get("subtree_as_ids"), "subtree_as_ids"):
-            subtree = await run(svc.projects.subtree, project_id)
+            subtree = await read(svc.projects.subtree, project_id)
             project["subtree"] = _nest(project_id, subtree)
         return one(request, "project", "/v3/projects", project)
 
     async def update_project(request: Request) -> Response:
         body = await read_json(request, schemas.project_update)
         project_id = request.path_params["project_id"]
-        current = await run(svc.projects.get, project_id)
+        current = await read(svc.projects.get, project_id)
         api.enforce(ctx_of(request), "identity:update_project", {"target": {"project": current}})
         project = await run(svc.projects.update, project_id, body["project"])
         return one(request, "project", "/v3/projects", project)
 
     async def delete_project(request: Request) -> Response:
         project_id = request.path_params["project_id"]
-        current = await run(svc.projects.get, project_id)
+        current = await read(svc.projects.get, project_id)
         api.enforce(ctx_of(request), "identity:delete_project", {"target": {"project": current}})
         await run(svc.projects.delete, project_id)
         return no_content()
@@ -145,13 +146,13 @@ def routes(api: Api) -> list[Route]:
 
     async def _project_target(request: Request, rule: str) -> str:
         project_id = request.path_params["project_id"]
-        project = await run(svc.projects.get, project_id)
+        project = await read(svc.projects.get, project_id)
         api.enforce(ctx_of(request), rule, {"target": {"project": project}})
         return project_id
 
     async def list_tags(request: Request) -> Response:
         project_id = await _project_target(request, "identity:list_project_tags")
-        return JSONResponse({"tags": await run(svc.projects.tags, project_id)})
+        return JSONResponse({"tags": await read(svc.projects.tags, project_id)})
 
     async def replace_tags(request: Request) -> Response:
         body = await read_json(request, schemas.project_tags)
@@ -165,7 +166,7 @@ def routes(api: Api) -> list[Route]:
 
     async def check_tag(request: Request) -> Response:
         project_id = await _project_target(request, "identity:get_project_tag")
-        if not await run(svc.projects.has_tag, project_id, request.path_params["tag"]):
+        if not await read(svc.projects.has_tag, project_id, request.path_params["tag"]):
             raise NotFound(f"Tag {request.path_params['tag']} not found.")
         return no_content()
 

@@ -19,6 +19,7 @@ from onestack.identity.api.common import (
     ctx_of,
     filters,
     no_content,
+    read,
     run,
     with_links,
 )
@@ -44,7 +45,7 @@ def routes(api: Api) -> list[Route]:
 
     async def list_roles(request: Request) -> Response:
         api.enforce(ctx_of(request), "identity:list_roles")
-        found = await run(svc.roles.listing, filters(request, ("name", "domain_id")))
+        found = await read(svc.roles.listing, filters(request, ("name", "domain_id")))
         return collection(request, "roles", found, "/v3/roles")
 
     async def create_role(request: Request) -> Response:
@@ -54,19 +55,19 @@ def routes(api: Api) -> list[Route]:
         return JSONResponse({"role": role_out(request, role)}, status_code=201)
 
     async def get_role(request: Request) -> Response:
-        role = await run(svc.roles.get, request.path_params["role_id"])
+        role = await read(svc.roles.get, request.path_params["role_id"])
         api.enforce(ctx_of(request), "identity:get_role", {"target": {"role": role}})
         return JSONResponse({"role": role_out(request, role)})
 
     async def update_role(request: Request) -> Response:
         body = await read_json(request, schemas.role_update)
-        role = await run(svc.roles.get, request.path_params["role_id"])
+        role = await read(svc.roles.get, request.path_params["role_id"])
         api.enforce(ctx_of(request), "identity:update_role", {"target": {"role": role}})
         updated = await run(svc.roles.update, role["id"], body["role"])
         return JSONResponse({"role": role_out(request, updated)})
 
     async def delete_role(request: Request) -> Response:
-        role = await run(svc.roles.get, request.path_params["role_id"])
+        role = await read(svc.roles.get, request.path_params["role_id"])
         api.enforce(ctx_of(request), "identity:delete_role", {"target": {"role": role}})
         await run(svc.roles.delete, role["id"])
         return no_content()
@@ -94,14 +95,14 @@ def routes(api: Api) -> list[Route]:
     async def get_implied(request: Request) -> Response:
         api.enforce(ctx_of(request), "identity:get_implied_role")
         p = request.path_params
-        prior, implied = await run(svc.roles.get_implied, p["prior_id"], p["implied_id"])
+        prior, implied = await read(svc.roles.get_implied, p["prior_id"], p["implied_id"])
         body = {"role_inference": inference(request, prior, implied), "links": rule_link(request)}
         return JSONResponse(body)
 
     async def check_implied(request: Request) -> Response:
         api.enforce(ctx_of(request), "identity:check_implied_role")
         p = request.path_params
-        await run(svc.roles.get_implied, p["prior_id"], p["implied_id"])
+        await read(svc.roles.get_implied, p["prior_id"], p["implied_id"])
         return no_content()
 
     async def delete_implied(request: Request) -> Response:
@@ -113,7 +114,7 @@ def routes(api: Api) -> list[Route]:
     async def list_implied(request: Request) -> Response:
         api.enforce(ctx_of(request), "identity:list_implied_roles")
         prior_id = request.path_params["prior_id"]
-        prior, implied = await run(svc.roles.list_implied, prior_id)
+        prior, implied = await read(svc.roles.list_implied, prior_id)
         href = f"{base_url(request)}/v3/roles/{prior_id}/implies"
         return JSONResponse(
             {"role_inference": inference(request, prior, implied), "links": {"self": href}}
@@ -121,7 +122,7 @@ def routes(api: Api) -> list[Route]:
 
     async def list_inferences(request: Request) -> Response:
         api.enforce(ctx_of(request), "identity:list_role_inference_rules")
-        rules = await run(svc.roles.list_inferences)
+        rules = await read(svc.roles.list_inferences)
         href = f"{base_url(request)}/v3/role_inferences"
         return JSONResponse(
             {
@@ -144,9 +145,9 @@ def routes(api: Api) -> list[Route]:
         async def target_info(request: Request) -> dict[str, Any]:
             target_id = request.path_params.get("target_id", "all")
             if target == "project":
-                return {"project": await run(svc.projects.get, target_id)}
+                return {"project": await read(svc.projects.get, target_id)}
             if target == "domain":
-                return {"domain": await run(svc.domains.get, target_id)}
+                return {"domain": await read(svc.domains.get, target_id)}
             return {}
 
         def args(request: Request) -> tuple[str, str, str, str]:
@@ -197,7 +198,7 @@ def routes(api: Api) -> list[Route]:
 
         async def list_(request: Request) -> Response:
             await enforce(request, "list")
-            roles = await run(svc.assignments.list_grants, *args(request), inherited)
+            roles = await read(svc.assignments.list_grants, *args(request), inherited)
             for role in roles:
                 role_out(request, role)
             path = request.url.path.removeprefix(request.scope.get("root_path", ""))
@@ -248,7 +249,7 @@ def routes(api: Api) -> list[Route]:
             raise ValidationError("Specify one of scope.project.id and scope.domain.id.")
         ctx = ctx_of(request)
         if subtree:
-            project = await run(svc.projects.get, wanted["scope.project.id"])
+            project = await read(svc.projects.get, wanted["scope.project.id"])
             api.enforce(
                 ctx, "identity:list_role_assignments_for_tree", {"target": {"project": project}}
             )
@@ -258,8 +259,8 @@ def routes(api: Api) -> list[Route]:
                 "identity:list_role_assignments",
                 {"target": {"domain_id": wanted.get("scope.domain.id")}},
             )
-        grants_found = await run(svc.assignments.list_assignments, wanted, effective, subtree)
-        info = await run(svc.assignments.names, grants_found) if names else {}
+        grants_found = await read(svc.assignments.list_assignments, wanted, effective, subtree)
+        info = await read(svc.assignments.names, grants_found) if names else {}
         base = base_url(request)
         body = [_assignment(g, base, info, names) for g in grants_found]
         query = f"?{request.url.query}" if request.url.query else ""

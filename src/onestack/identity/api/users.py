@@ -19,6 +19,7 @@ from onestack.identity.api.common import (
     default_domain,
     filters,
     no_content,
+    read,
     run,
     with_links,
 )
@@ -44,7 +45,7 @@ def routes(api: Api) -> list[Route]:
             {"target": {"domain_id": wanted.get("domain_id")}},
         )
         return collection(
-            request, "users", await run(svc.users.listing, wanted), "/v3/users", limit
+            request, "users", await read(svc.users.listing, wanted), "/v3/users", limit
         )
 
     async def create_user(request: Request) -> Response:
@@ -57,7 +58,7 @@ def routes(api: Api) -> list[Route]:
         return one(request, "user", "/v3/users", created, 201)
 
     async def _user(request: Request, rule: str) -> dict[str, Any]:
-        user = await run(svc.users.get, request.path_params["user_id"])
+        user = await read(svc.users.get, request.path_params["user_id"])
         api.enforce(ctx_of(request), rule, {"target": {"user": user}, "user_id": user["id"]})
         return user
 
@@ -89,26 +90,26 @@ def routes(api: Api) -> list[Route]:
 
     async def user_groups(request: Request) -> Response:
         user_id = request.path_params["user_id"]
-        user = await run(svc.users.get, user_id)
+        user = await read(svc.users.get, user_id)
         api.enforce(
             ctx_of(request),
             "identity:list_groups_for_user",
             {"target": {"user": user}, "user_id": user_id},
         )
-        groups = await run(svc.users.groups, user_id)
+        groups = await read(svc.users.groups, user_id)
         return collection(request, "groups", groups, "/v3/groups")
 
     async def user_projects(request: Request) -> Response:
         user_id = request.path_params["user_id"]
-        user = await run(svc.users.get, user_id)
+        user = await read(svc.users.get, user_id)
         api.enforce(
             ctx_of(request),
             "identity:list_user_projects",
             {"target": {"user": user}, "user_id": user_id},
         )
-        ids = await run(svc.assignments.user_projects, user_id)
+        ids = await read(svc.assignments.user_projects, user_id)
         wanted = filters(request, ("name", "domain_id", "enabled"))
-        projects = await run(svc.projects.listing, {**wanted, "ids": ids}) if ids else []
+        projects = await read(svc.projects.listing, {**wanted, "ids": ids}) if ids else []
         return collection(request, "projects", projects, "/v3/projects")
 
     # -- groups ---------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def routes(api: Api) -> list[Route]:
             "identity:list_groups",
             {"target": {"domain_id": wanted.get("domain_id")}},
         )
-        groups = await run(svc.groups.listing, wanted)
+        groups = await read(svc.groups.listing, wanted)
         return collection(request, "groups", groups, "/v3/groups", limit)
 
     async def create_group(request: Request) -> Response:
@@ -133,7 +134,7 @@ def routes(api: Api) -> list[Route]:
         return one(request, "group", "/v3/groups", created, 201)
 
     async def _group(request: Request, rule: str) -> dict[str, Any]:
-        group = await run(svc.groups.get, request.path_params["group_id"])
+        group = await read(svc.groups.get, request.path_params["group_id"])
         api.enforce(ctx_of(request), rule, {"target": {"group": group}})
         return group
 
@@ -153,7 +154,7 @@ def routes(api: Api) -> list[Route]:
 
     async def group_users(request: Request) -> Response:
         group = await _group(request, "identity:list_users_in_group")
-        users = await run(svc.groups.members, group["id"], filters(request, ("name", "domain_id")))
+        users = await read(svc.groups.members, group["id"], filters(request, ("name", "domain_id")))
         return collection(request, "users", users, "/v3/users")
 
     async def add_member(request: Request) -> Response:
@@ -163,7 +164,7 @@ def routes(api: Api) -> list[Route]:
 
     async def check_member(request: Request) -> Response:
         group = await _group(request, "identity:check_user_in_group")
-        await run(svc.groups.check_member, group["id"], request.path_params["user_id"])
+        await read(svc.groups.check_member, group["id"], request.path_params["user_id"])
         return no_content()
 
     async def remove_member(request: Request) -> Response:
@@ -181,7 +182,7 @@ def routes(api: Api) -> list[Route]:
             "identity:list_credentials",
             {"target": {"credential": {"user_id": wanted.get("user_id")}}},
         )
-        found = await run(svc.credentials.listing, wanted)
+        found = await read(svc.credentials.listing, wanted)
         return collection(request, "credentials", found, "/v3/credentials", limit)
 
     async def create_credential(request: Request) -> Response:
@@ -195,7 +196,7 @@ def routes(api: Api) -> list[Route]:
         return one(request, "credential", "/v3/credentials", created, 201)
 
     async def _credential(request: Request, rule: str) -> dict[str, Any]:
-        credential = await run(svc.credentials.get, request.path_params["credential_id"])
+        credential = await read(svc.credentials.get, request.path_params["credential_id"])
         api.enforce(ctx_of(request), rule, {"target": {"credential": credential}})
         return credential
 
@@ -222,7 +223,7 @@ def routes(api: Api) -> list[Route]:
     async def list_app_creds(request: Request) -> Response:
         user_id = request.path_params["user_id"]
         api.enforce(ctx_of(request), "identity:list_application_credentials", {"user_id": user_id})
-        found = await run(svc.app_creds.listing, user_id, filters(request, ("name",)))
+        found = await read(svc.app_creds.listing, user_id, filters(request, ("name",)))
         return collection(request, "application_credentials", found, app_path(user_id))
 
     async def create_app_cred(request: Request) -> Response:
@@ -248,13 +249,13 @@ def routes(api: Api) -> list[Route]:
         return one(request, "application_credential", app_path(user_id), created, 201)
 
     async def _unrestricted(app_cred_id: str, user_id: str) -> bool:
-        cred = await run(svc.app_creds.get, user_id, app_cred_id)
+        cred = await read(svc.app_creds.get, user_id, app_cred_id)
         return bool(cred["unrestricted"])
 
     async def get_app_cred(request: Request) -> Response:
         user_id = request.path_params["user_id"]
         api.enforce(ctx_of(request), "identity:get_application_credential", {"user_id": user_id})
-        cred = await run(svc.app_creds.get, user_id, request.path_params["cred_id"])
+        cred = await read(svc.app_creds.get, user_id, request.path_params["cred_id"])
         return one(request, "application_credential", app_path(user_id), cred)
 
     async def delete_app_cred(request: Request) -> Response:
