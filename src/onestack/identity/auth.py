@@ -236,37 +236,34 @@ class TokenService:
     def _resolve_scope(self, scope: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
         if len(scope) != 1:
             raise ValidationError("Specify exactly one of project, domain or system as scope.")
+        if "system" in scope:
+            if scope["system"] != {"all": True}:
+                raise ValidationError("The only system scope is {'all': true}.")
+            return None, None, "all"
+        kind = "project" if "project" in scope else "domain" if "domain" in scope else ""
+        ref = scope.get(kind) if kind else None
+        if not isinstance(ref, dict) or not (ref.get("id") or ref.get("name")):
+            raise ValidationError(f"A {kind or 'scope'} needs an id, or a name (and a domain).")
+        if ref.get("id"):
+            ident = str(ref["id"])
+            return (ident, None, None) if kind == "project" else (None, ident, None)
+        # Names resolve the same way until identity data changes: remember them.
+        key = ("scope", kind, ref["name"], self.core.key(ref.get("domain") or {}))
+        found = self.core.memo(key, lambda: self._scope_by_name(kind, ref))
+        if found is None:
+            raise Unauthorized(f"Could not find {kind}: {ref['name']}.")
+        return (found, None, None) if kind == "project" else (None, found, None)
+
+    def _scope_by_name(self, kind: str, ref: dict[str, Any]) -> str | None:
         with self.core.read() as s:
-            if "project" in scope:
-                ref = scope["project"]
-                if not isinstance(ref, dict):
-                    raise ValidationError("Invalid project scope.")
-                if ref.get("id"):
-                    return str(ref["id"]), None, None
-                if not ref.get("name"):
-                    raise ValidationError("A project scope needs an id, or a name and a domain.")
-                domain_id = self._domain_ref(s, ref.get("domain"))
-                project_id = s.scalar(
-                    select(Project.id).where(
-                        Project.name == ref["name"], Project.domain_id == domain_id
-                    )
+            if kind == "domain":
+                return self._domain_ref(s, ref)
+            domain_id = self._domain_ref(s, ref.get("domain"))
+            return s.scalar(
+                select(Project.id).where(
+                    Project.name == ref["name"], Project.domain_id == domain_id
                 )
-                if project_id is None:
-                    raise Unauthorized(f"Could not find project: {ref['name']}.")
-                return project_id, None, None
-            if "domain" in scope:
-                ref = scope["domain"]
-                if not isinstance(ref, dict) or not (ref.get("id") or ref.get("name")):
-                    raise ValidationError("A domain scope needs an id or a name.")
-                domain_id = self._domain_ref(s, ref)
-                if domain_id is None:
-                    raise Unauthorized(f"Could not find domain: {ref.get('name')}.")
-                return None, domain_id, None
-            if "system" in scope:
-                if scope["system"] != {"all": True}:
-                    raise ValidationError("The only system scope is {'all': true}.")
-                return None, None, "all"
-        raise ValidationError("Specify exactly one of project, domain or system as scope.")
+            )
 
     def _default_project(self, user_id: str) -> str | None:
         with self.core.read() as s:
