@@ -156,9 +156,9 @@ class TokenService:
         if info is None:
             raise Unauthorized(self._scope_failure(payload))
         token = self.formatter.encode(payload)
-        valid = ValidToken(token, payload, info, _auth_info(payload, info))
-        self._remember(valid)
-        return valid
+        # Not cached here: most issued tokens are validated elsewhere or not at all, and a cache
+        # filled at issue rate only makes the garbage collector's pauses longer.
+        return ValidToken(token, payload, info, _auth_info(payload, info))
 
     def _password(self, section: dict[str, Any]) -> str:
         user = section.get("user")
