@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
+import anyio.to_thread
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -102,14 +105,32 @@ class Dispatcher:
         await _send(send, 404, orjson.dumps(error), "application/json")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        maintenance: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                maintenance = asyncio.create_task(self._maintain())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if maintenance is not None:
+                    maintenance.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await maintenance
                 self.cloud.db.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _maintain(self, interval: float = 600.0) -> None:
+        """Periodic housekeeping: drop revocation events no token can match any more."""
+        revocations = self.cloud.identity.tokens.revocations
+        while True:
+            try:
+                pruned = await anyio.to_thread.run_sync(revocations.prune)
+                if pruned:
+                    log.info("pruned %d expired revocation events", pruned)
+            except Exception:
+                log.exception("housekeeping failed; trying again later")
+            await asyncio.sleep(interval)
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: str) -> None:
