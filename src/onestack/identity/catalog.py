@@ -217,7 +217,9 @@ class CatalogManager:
             region_id = known.get("region_id", known.get("region", row.region_id))
             if region_id != row.region_id:
                 if region_id and s.get(Region, region_id) is None:
-                    raise ValidationError(f"Could not find region: {region_id}.")
+                    if "region_id" in known:
+                        raise ValidationError(f"Could not find region: {region_id}.")
+                    s.add(Region(id=region_id, description="", extra={}))  # legacy "region"
                 row.region_id = region_id
             for key in ("interface", "url", "enabled"):
                 if key in known:

@@ -10,11 +10,19 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from onestack.common.db import new_id, utcnow
-from onestack.common.errors import BadRequest, Conflict, NotFound, ValidationError
-from onestack.identity.core import IdentityCore, iso
-from onestack.identity.models import ApplicationCredential, Credential, Project, Role, User
+from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationError
+from onestack.identity.core import IdentityCore
+from onestack.identity.models import (
+    AccessRule,
+    ApplicationCredential,
+    Credential,
+    Project,
+    Role,
+    User,
+)
 from onestack.identity.passwords import hash_password
 from onestack.identity.revocation import revoke
 from onestack.identity.roles import role_dict
@@ -121,8 +129,66 @@ class CredentialManager:
         with self.core.write() as s:
             s.delete(self.core.get(s, Credential, credential_id, "credential"))
 
+    # -- EC2 credentials (the OS-EC2 extension) ---------------------------------------------
 
-def app_cred_dict(row: ApplicationCredential, roles: list[dict[str, Any]]) -> dict[str, Any]:
+    def _ec2(self, row: Credential) -> dict[str, Any]:
+        blob = orjson.loads(self._decrypt(row))
+        return {
+            "user_id": row.user_id,
+            "tenant_id": row.project_id,
+            "access": blob.get("access"),
+            "secret": blob.get("secret"),
+            "trust_id": blob.get("trust_id"),
+        }
+
+    def ec2_create(self, user_id: str, project_id: str) -> dict[str, Any]:
+        with self.core.read() as s:
+            if s.get(User, user_id) is None:
+                raise NotFound(f"Could not find user: {user_id}.")
+            if s.get(Project, project_id) is None:
+                raise NotFound(f"Could not find project: {project_id}.")
+        access, secret = secrets.token_hex(16), secrets.token_hex(16)
+        blob = orjson.dumps({"access": access, "secret": secret, "trust_id": None}).decode()
+        self.create({"user_id": user_id, "project_id": project_id, "type": "ec2", "blob": blob})
+        return {
+            "user_id": user_id,
+            "tenant_id": project_id,
+            "access": access,
+            "secret": secret,
+            "trust_id": None,
+        }
+
+    def ec2_list(self, user_id: str) -> list[dict[str, Any]]:
+        with self.core.read() as s:
+            if s.get(User, user_id) is None:
+                raise NotFound(f"Could not find user: {user_id}.")
+            query = select(Credential).where(
+                Credential.user_id == user_id, Credential.type == "ec2"
+            )
+            return [self._ec2(r) for r in s.scalars(query)]
+
+    def _ec2_row(self, s: Session, user_id: str, access: str) -> Credential:
+        row = s.get(Credential, hashlib.sha256(access.encode()).hexdigest())
+        if row is None or row.user_id != user_id or row.type != "ec2":
+            raise NotFound(f"Could not find credential: {access}.")
+        return row
+
+    def ec2_get(self, user_id: str, access: str) -> dict[str, Any]:
+        with self.core.read() as s:
+            return self._ec2(self._ec2_row(s, user_id, access))
+
+    def ec2_delete(self, user_id: str, access: str) -> None:
+        with self.core.write() as s:
+            s.delete(self._ec2_row(s, user_id, access))
+
+
+def access_rule_dict(row: AccessRule) -> dict[str, Any]:
+    return {"id": row.id, "service": row.service, "method": row.method, "path": row.path}
+
+
+def app_cred_dict(
+    row: ApplicationCredential, roles: list[dict[str, Any]], rules: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -130,10 +196,11 @@ def app_cred_dict(row: ApplicationCredential, roles: list[dict[str, Any]]) -> di
         "user_id": row.user_id,
         "project_id": row.project_id,
         "system": row.system,
-        "expires_at": iso(row.expires_at),
+        # Naive ISO 8601, as Keystone shows application credential expiry.
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
         "unrestricted": row.unrestricted,
         "roles": roles,
-        "access_rules": row.access_rules or [],
+        "access_rules": rules,
     }
 
 
@@ -194,6 +261,7 @@ class ApplicationCredentialManager:
                     f"Conflict occurred attempting to store application_credential - Duplicate "
                     f"entry found with name {name}."
                 )
+            rule_ids = self._access_rules(s, user_id, body.get("access_rules") or [])
             row = ApplicationCredential(
                 id=new_id(),
                 name=name,
@@ -204,14 +272,87 @@ class ApplicationCredentialManager:
                 expires_at=expires_at,
                 unrestricted=bool(body.get("unrestricted", False)),
                 role_ids=list(dict.fromkeys(role_ids)),
-                access_rules=body.get("access_rules") or [],
+                access_rules=[{"id": r} for r in rule_ids],
             )
             s.add(row)
             s.flush()
-            roles = self._roles(s, row.role_ids)
-            result = app_cred_dict(row, roles)
+            result = app_cred_dict(row, self._roles(s, row.role_ids), self._rules(s, row))
         result["secret"] = secret
         return result
+
+    @staticmethod
+    def _access_rules(s: Session, user_id: str, wanted: list[dict[str, Any]]) -> list[str]:
+        """Ids of the user's access rules matching ``wanted``, creating the missing ones."""
+        ids: list[str] = []
+        for spec in wanted:
+            if spec.get("id"):
+                rule = s.get(AccessRule, spec["id"])
+                if rule is None or rule.user_id != user_id:
+                    raise NotFound(f"Could not find access rule: {spec['id']}.")
+                ids.append(rule.id)
+                continue
+            missing = {"service", "method", "path"} - set(spec)
+            if missing:
+                raise ValidationError(f"An access rule needs {', '.join(sorted(missing))}.")
+            found = s.scalar(
+                select(AccessRule).where(
+                    AccessRule.user_id == user_id,
+                    AccessRule.service == spec["service"],
+                    AccessRule.method == spec["method"],
+                    AccessRule.path == spec["path"],
+                )
+            )
+            if found is None:
+                found = AccessRule(
+                    id=new_id(),
+                    user_id=user_id,
+                    service=spec["service"],
+                    method=spec["method"],
+                    path=spec["path"],
+                )
+                s.add(found)
+                s.flush()
+            ids.append(found.id)
+        return list(dict.fromkeys(ids))
+
+    @staticmethod
+    def _rules(s: Session, row: ApplicationCredential) -> list[dict[str, Any]]:
+        ids = [r["id"] for r in row.access_rules or [] if isinstance(r, dict) and "id" in r]
+        if not ids:
+            return []
+        found = {r.id: r for r in s.scalars(select(AccessRule).where(AccessRule.id.in_(ids)))}
+        return [access_rule_dict(found[i]) for i in ids if i in found]
+
+    # -- access rules -----------------------------------------------------------------------
+
+    def access_rules(self, user_id: str) -> list[dict[str, Any]]:
+        with self.core.read() as s:
+            if s.get(User, user_id) is None:
+                raise NotFound(f"Could not find user: {user_id}.")
+            query = select(AccessRule).where(AccessRule.user_id == user_id).order_by(AccessRule.id)
+            return [access_rule_dict(r) for r in s.scalars(query)]
+
+    def access_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
+        with self.core.read() as s:
+            rule = s.get(AccessRule, rule_id)
+            if rule is None or rule.user_id != user_id:
+                raise NotFound(f"Could not find access rule: {rule_id}.")
+            return access_rule_dict(rule)
+
+    def delete_access_rule(self, user_id: str, rule_id: str) -> None:
+        with self.core.write() as s:
+            rule = s.get(AccessRule, rule_id)
+            if rule is None or rule.user_id != user_id:
+                raise NotFound(f"Could not find access rule: {rule_id}.")
+            creds = s.scalars(
+                select(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
+            )
+            for cred in creds:
+                if any(r.get("id") == rule_id for r in cred.access_rules or []):
+                    raise Forbidden(
+                        f"Access rule {rule_id} is used by application credential {cred.id}."
+                    )
+            s.delete(rule)
 
     @staticmethod
     def _roles(s: Any, role_ids: list[str]) -> list[dict[str, Any]]:
@@ -227,7 +368,7 @@ class ApplicationCredentialManager:
             row = s.get(ApplicationCredential, app_cred_id)
             if row is None or row.user_id != user_id:
                 raise NotFound(f"Could not find Application Credential: {app_cred_id}.")
-            return app_cred_dict(row, self._roles(s, row.role_ids))
+            return app_cred_dict(row, self._roles(s, row.role_ids), self._rules(s, row))
 
     def listing(self, user_id: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         query = select(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
@@ -237,7 +378,7 @@ class ApplicationCredentialManager:
             if s.get(User, user_id) is None:
                 raise NotFound(f"Could not find user: {user_id}.")
             return [
-                app_cred_dict(r, self._roles(s, r.role_ids))
+                app_cred_dict(r, self._roles(s, r.role_ids), self._rules(s, r))
                 for r in s.scalars(query.order_by(ApplicationCredential.name))
             ]
 

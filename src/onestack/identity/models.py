@@ -210,3 +210,37 @@ class RevocationEvent(Base):
     application_credential_id: Mapped[str | None] = mapped_column(ID)
     issued_before: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Policy(Timestamps, Base):
+    """An opaque policy document stored for other services (Keystone's /v3/policies)."""
+
+    __tablename__ = "identity_policy"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DomainConfig(Timestamps, Base):
+    """Per-domain identity settings (groups ``identity`` and ``ldap``), stored as given."""
+
+    __tablename__ = "identity_domain_config"
+    domain_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("identity_domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AccessRule(Base):
+    """A (service, method, path) an application credential is limited to; owned by a user."""
+
+    __tablename__ = "identity_access_rule"
+    __table_args__ = (
+        UniqueConstraint("user_id", "service", "method", "path", name="uq_access_rule"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(255))

@@ -290,5 +290,20 @@ RULES: list[Rule] = [
         for op in ("get_application_credential", "list_application_credentials")
     ],
     Rule("identity:create_application_credential", "rule:owner", "", ALL),
+    Rule("identity:list_access_rules", f"{ADMIN_OR_SYSTEM_READER} or rule:owner", "", ALL),
+    Rule("identity:get_access_rule", f"{ADMIN_OR_SYSTEM_READER} or rule:owner", "", ALL),
+    Rule("identity:delete_access_rule", "rule:admin_required or rule:owner", "", ALL),
+    # EC2 credentials
+    Rule("identity:ec2_list_credentials", f"{ADMIN_OR_SYSTEM_READER} or rule:owner", "", ALL),
+    Rule("identity:ec2_get_credential", f"{ADMIN_OR_SYSTEM_READER} or rule:owner", "", ALL),
+    Rule("identity:ec2_create_credential", "rule:admin_required or rule:owner", "", ALL),
+    Rule("identity:ec2_delete_credential", "rule:admin_required or rule:owner", "", ALL),
+    # policy documents and domain configuration
+    *_crud("policy", ADMIN_OR_SYSTEM_READER, "rule:admin_required", plural="policies"),
+    Rule("identity:get_domain_config", ADMIN_OR_SYSTEM_READER, "", ALL),
+    Rule("identity:get_domain_config_default", ADMIN_OR_SYSTEM_READER, "", ALL),
+    Rule("identity:create_domain_config", "rule:admin_required", "", ALL),
+    Rule("identity:update_domain_config", "rule:admin_required", "", ALL),
+    Rule("identity:delete_domain_config", "rule:admin_required", "", ALL),
     Rule("identity:delete_application_credential", "rule:admin_required or rule:owner", "", ALL),
 ]

@@ -8,7 +8,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from onestack.common.db import new_id
-from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationError
+from onestack.common.errors import Conflict, Forbidden, NotFound, ValidationError
 from onestack.identity.core import IdentityCore
 from onestack.identity.models import (
     ApplicationCredential,
@@ -65,6 +65,21 @@ def project_dict(row: Project, tags: list[str]) -> dict[str, Any]:
         "options": row.options or {},
     }
     return apply_extra(data, row.extra)
+
+
+def domain_as_project(domain: dict[str, Any]) -> dict[str, Any]:
+    """A domain seen through the projects API (Keystone's "project acting as a domain")."""
+    return {
+        "id": domain["id"],
+        "name": domain["name"],
+        "domain_id": None,
+        "parent_id": None,
+        "description": domain.get("description") or "",
+        "enabled": domain["enabled"],
+        "is_domain": True,
+        "tags": [],
+        "options": domain.get("options") or {},
+    }
 
 
 def validate_tags(tags: list[str]) -> list[str]:
@@ -194,8 +209,16 @@ class DomainManager:
 
 
 class ProjectManager:
-    def __init__(self, core: IdentityCore) -> None:
+    def __init__(self, core: IdentityCore, domains: DomainManager) -> None:
         self.core = core
+        self.domains = domains
+
+    def _domain_or_none(self, project_id: str) -> dict[str, Any] | None:
+        """The domain with this id when the id names no project but a domain."""
+        with self.core.read() as s:
+            if s.get(Project, project_id) is not None or s.get(Domain, project_id) is None:
+                return None
+        return self.domains.get(project_id)
 
     @staticmethod
     def _tags(s: Session, project_ids: list[str]) -> dict[str, list[str]]:
@@ -220,7 +243,12 @@ class ProjectManager:
     def create(self, body: dict[str, Any], default_domain_id: str | None) -> dict[str, Any]:
         known, extra = split_extra(body, PROJECT_FIELDS)
         if known.get("is_domain"):
-            raise BadRequest("Projects acting as domains are not supported; create a domain.")
+            if known.get("parent_id") or known.get("domain_id"):
+                raise ValidationError("A project acting as a domain has no parent or domain.")
+            fields: dict[str, Any] = {
+                k: known[k] for k in ("name", "description", "enabled") if k in known
+            }
+            return domain_as_project(self.domains.create({**fields, **extra}))
         tags = validate_tags(known.get("tags") or [])
         with self.core.write() as s:
             parent_id = known.get("parent_id")
@@ -282,7 +310,13 @@ class ProjectManager:
     def get(self, project_id: str) -> dict[str, Any]:
         def load() -> dict[str, Any]:
             with self.core.read() as s:
-                return self._dict(s, self.core.get(s, Project, project_id, "project"))
+                row = s.get(Project, project_id)
+                if row is not None:
+                    return self._dict(s, row)
+                domain = s.get(Domain, project_id)
+                if domain is not None:
+                    return domain_as_project(domain_dict(domain))
+                raise NotFound(f"Could not find project: {project_id}.")
 
         return dict(self.core.memo(("project", project_id), load))
 
@@ -296,6 +330,11 @@ class ProjectManager:
             return self._dict(s, row)
 
     def listing(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        if filters.get("is_domain") is True:
+            wanted: dict[str, Any] = {
+                k: filters[k] for k in ("name", "enabled", "ids") if k in filters
+            }
+            return [domain_as_project(d) for d in self.domains.listing(wanted)]
         found = self.core.memo(("projects", self.core.key(filters)), lambda: self._list(filters))
         return [dict(p) for p in found]
 
@@ -317,8 +356,6 @@ class ProjectManager:
                     (Project.parent_id.is_(None)) & (Project.domain_id == parent),
                 )
             )
-        if filters.get("is_domain") is True:
-            return []
         with self.core.read() as s:
             rows = list(s.scalars(query))
             tags = self._tags(s, [r.id for r in rows])
@@ -327,6 +364,11 @@ class ProjectManager:
 
     def update(self, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
         known, extra = split_extra(body, PROJECT_FIELDS)
+        if self._domain_or_none(project_id) is not None:
+            fields: dict[str, Any] = {
+                k: known[k] for k in ("name", "description", "enabled") if k in known
+            }
+            return domain_as_project(self.domains.update(project_id, {**fields, **extra}))
         with self.core.write() as s:
             row = self.core.get(s, Project, project_id, "project")
             if "domain_id" in known and known["domain_id"] != row.domain_id:
@@ -377,6 +419,9 @@ class ProjectManager:
             s.add(ProjectTag(project_id=project_id, name=tag))
 
     def delete(self, project_id: str) -> None:
+        if self._domain_or_none(project_id) is not None:
+            self.domains.delete(project_id)
+            return
         with self.core.write() as s:
             row = self.core.get(s, Project, project_id, "project")
             if s.scalar(select(Project.id).where(Project.parent_id == project_id).limit(1)):

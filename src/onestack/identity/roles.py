@@ -137,8 +137,8 @@ class RoleManager:
             implied = self.core.get(s, Role, implied_id, "role")
             if implied.name in PROHIBITED_IMPLIED:
                 raise Forbidden(f"{implied.name} role cannot be an implied role.")
-            if implied.domain_id != NULL_DOMAIN:
-                raise Forbidden("A domain-specific role cannot be implied.")
+            if prior.domain_id == NULL_DOMAIN and implied.domain_id != NULL_DOMAIN:
+                raise Forbidden("A global role cannot imply a domain-specific role.")
             if prior_id == implied_id or prior_id in implied_closure(s, [implied_id]):
                 raise Forbidden(f"Role {prior_id} implying {implied_id} creates a cycle.")
             if s.get(ImpliedRole, (prior_id, implied_id)) is None:

@@ -41,7 +41,7 @@ def obj(
 
 
 DOMAIN = {
-    "name": NAME,
+    "name": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"},
     "description": DESCRIPTION,
     "enabled": ENABLED,
     "options": OPTIONS,

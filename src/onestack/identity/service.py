@@ -17,6 +17,7 @@ from onestack.identity.auth import TokenService
 from onestack.identity.catalog import CatalogManager
 from onestack.identity.core import IdentityCore
 from onestack.identity.credentials import ApplicationCredentialManager, CredentialManager
+from onestack.identity.documents import DomainConfigManager, PolicyManager
 from onestack.identity.resources import DomainManager, ProjectManager
 from onestack.identity.roles import RoleManager
 from onestack.identity.tokens import KeyRepository, TokenFormatter
@@ -33,7 +34,7 @@ class IdentityService:
         self.token_keys.initialize()
         self.credential_keys.initialize()
         self.domains = DomainManager(self.core)
-        self.projects = ProjectManager(self.core)
+        self.projects = ProjectManager(self.core, self.domains)
         self.users = UserManager(self.core)
         self.groups = GroupManager(self.core)
         self.roles = RoleManager(self.core)
@@ -41,6 +42,8 @@ class IdentityService:
         self.catalog = CatalogManager(self.core)
         self.credentials = CredentialManager(self.core, self.credential_keys)
         self.app_creds = ApplicationCredentialManager(self.core)
+        self.policies = PolicyManager(self.core)
+        self.domain_configs = DomainConfigManager(self.core)
         self.tokens = TokenService(
             self.core, TokenFormatter(self.token_keys), self.assignments, self.catalog
         )

@@ -12,7 +12,7 @@ from onestack.common.clients import IdentityClient
 from onestack.common.errors import OnestackError
 from onestack.common.http import http_exception_to_error
 from onestack.common.policy import Enforcer
-from onestack.identity.api import auth, catalog, resources, roles, users
+from onestack.identity.api import auth, catalog, extensions, resources, roles, users
 from onestack.identity.api.common import Api, fault, set_inline_reads
 from onestack.identity.service import IdentityService
 
@@ -20,7 +20,9 @@ from onestack.identity.service import IdentityService
 def build(service: IdentityService, enforcer: Enforcer, identity: IdentityClient) -> Starlette:
     api = Api(service, enforcer)
     set_inline_reads(service.core.db.dialect == "sqlite")
+    # Extensions first: /v3/domains/config/... must not be read as a domain id.
     routes = [
+        *extensions.routes(api),
         *auth.routes(api),
         *resources.routes(api),
         *users.routes(api),
