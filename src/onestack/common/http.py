@@ -31,6 +31,7 @@ from onestack.common.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from onestack.common.logging import ACCESS
 
 log = logging.getLogger("onestack.http")
 
@@ -106,6 +107,19 @@ class ServiceMiddleware:
         self.service = service
         self.fault = fault
         self.max_body = max_body
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _series(self, template: str, method: str, status: int) -> tuple[Any, Any]:
+        """The metric children for one route and status, looked up once (labels() is slow)."""
+        key = (template, method, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                metrics.REQUESTS.labels(self.service, template, method, str(status)),
+                metrics.LATENCY.labels(self.service, template, method),
+            )
+            self._children[key] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,24 +158,11 @@ class ServiceMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             status = status_holder[0]
-            metrics.REQUESTS.labels(self.service, template, method, str(status)).inc()
-            metrics.LATENCY.labels(self.service, template, method).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "%s %s%s -> %d in %.1f ms",
-                    method,
-                    scope.get("root_path", ""),
-                    scope["path"],
-                    status,
-                    elapsed * 1000,
-                    extra={
-                        "service": self.service,
-                        "method": method,
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
+            counter, histogram = self._series(template, method, status)
+            counter.inc()
+            histogram.observe(elapsed)
+            # scope["path"] is the full path; root_path only marks the service's prefix.
+            ACCESS.write(request_id, self.service, method, scope["path"], status, elapsed * 1000)
             request_id_var.reset(token)
 
 

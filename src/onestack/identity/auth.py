@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +38,12 @@ SUPPORTED_METHODS = ("password", "token", "application_credential")
 
 
 def iso_epoch(value: float) -> str:
-    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    """Keystone's timestamp format, e.g. 2026-01-01T00:00:00.000000Z."""
+    whole = int(value)
+    micros = round((value - whole) * 1_000_000)
+    if micros == 1_000_000:
+        whole, micros = whole + 1, 0
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(whole))}.{micros:06d}Z"
 
 
 @dataclass(frozen=True)

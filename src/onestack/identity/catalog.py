@@ -250,6 +250,12 @@ class CatalogManager:
         return grouped
 
     def catalog(self, project_id: str | None, user_id: str | None) -> list[dict[str, Any]]:
+        """The catalog for a scope. Shared between callers: treat it as read-only."""
+        return self.core.memo(
+            ("catalog", project_id, user_id), lambda: self._build(project_id, user_id)
+        )
+
+    def _build(self, project_id: str | None, user_id: str | None) -> list[dict[str, Any]]:
         values = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id}
         result = []
         for service, endpoints in self._rows():

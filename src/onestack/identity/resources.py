@@ -402,6 +402,16 @@ class ProjectManager:
                     if parent is not None and not parent.enabled:
                         raise Forbidden("Cannot enable a project whose parent is disabled.")
                 if not known["enabled"]:
+                    enabled_below = s.scalar(
+                        select(Project.id)
+                        .where(Project.parent_id == row.id, Project.enabled.is_(True))
+                        .limit(1)
+                    )
+                    if enabled_below:
+                        raise Forbidden(
+                            f"Cannot disable project {row.id} since its subtree contains "
+                            "enabled projects."
+                        )
                     revoke(s, project_id=row.id)
                 row.enabled = known["enabled"]
             if "tags" in known:

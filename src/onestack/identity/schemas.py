@@ -153,11 +153,15 @@ app_cred_create = wrap(
     ),
 )
 
+# The authentication request is on the hottest write path: its schema checks types and shapes
+# only (no patterns, no oneOf); the token service checks names and scopes as it resolves them.
+AUTH_NAME = {"type": "string", "minLength": 1, "maxLength": 255}
+AUTH_REF = obj({"id": ID, "name": AUTH_NAME}, strict=True)
 _USER_REF = obj(
     {
         "id": ID,
-        "name": NAME,
-        "domain": obj({"id": ID, "name": NAME}, strict=True, min_props=1),
+        "name": AUTH_NAME,
+        "domain": AUTH_REF,
         "password": {"type": "string", "maxLength": 4096},
     },
     strict=True,
@@ -184,7 +188,7 @@ auth_request = {
                         "application_credential": obj(
                             {
                                 "id": ID,
-                                "name": NAME,
+                                "name": AUTH_NAME,
                                 "secret": {"type": "string"},
                                 "user": _USER_REF,
                             },
@@ -193,30 +197,18 @@ auth_request = {
                         ),
                     },
                 },
+                # "unscoped" or an object; which object is checked by the token service.
                 "scope": {
-                    "oneOf": [
-                        {"type": "string", "enum": ["unscoped"]},
-                        obj(
-                            {
-                                "project": obj(
-                                    {
-                                        "id": ID,
-                                        "name": NAME,
-                                        "domain": obj(
-                                            {"id": ID, "name": NAME}, strict=True, min_props=1
-                                        ),
-                                    },
-                                    strict=True,
-                                    min_props=1,
-                                ),
-                                "domain": obj({"id": ID, "name": NAME}, strict=True, min_props=1),
-                                "system": obj({"all": {"type": "boolean"}}, ("all",), strict=True),
-                                "OS-TRUST:trust": {"type": "object"},
-                            },
-                            strict=True,
-                            min_props=1,
+                    "type": ["string", "object"],
+                    "properties": {
+                        "project": obj(
+                            {"id": ID, "name": AUTH_NAME, "domain": AUTH_REF}, strict=True
                         ),
-                    ]
+                        "domain": AUTH_REF,
+                        "system": obj({"all": {"type": "boolean"}}, ("all",), strict=True),
+                        "OS-TRUST:trust": {"type": "object"},
+                    },
+                    "additionalProperties": False,
                 },
             },
         }

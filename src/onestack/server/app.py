@@ -15,6 +15,7 @@ from onestack.common import metrics
 from onestack.common.config import Settings
 from onestack.common.db import Database
 from onestack.common.http import ServiceMiddleware
+from onestack.common.logging import ACCESS
 from onestack.common.policy import Enforcer
 from onestack.identity import policies as identity_policies
 from onestack.identity.api import app as identity_app
@@ -106,19 +107,28 @@ class Dispatcher:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         maintenance: asyncio.Task[None] | None = None
+        flusher: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 maintenance = asyncio.create_task(self._maintain())
+                flusher = asyncio.create_task(self._flush_access_log())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if maintenance is not None:
-                    maintenance.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await maintenance
+                for task in (maintenance, flusher):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                ACCESS.flush()
                 self.cloud.db.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _flush_access_log(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            ACCESS.flush()
 
     async def _maintain(self, interval: float = 600.0) -> None:
         """Periodic housekeeping: drop revocation events no token can match any more."""

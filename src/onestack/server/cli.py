@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import time
@@ -148,6 +149,10 @@ def up(ctx: click.Context, host: str | None, port: int | None, state_dir: str | 
         "(use: openstack --os-cloud onestack ...)",
         err=True,
     )
+    # Everything built so far lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise stall every request for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app,
         host=settings.server.host,

@@ -20,14 +20,16 @@ from onestack.identity.service import IdentityService
 def build(service: IdentityService, enforcer: Enforcer, identity: IdentityClient) -> Starlette:
     api = Api(service, enforcer)
     set_inline_reads(service.core.db.dialect == "sqlite")
-    # Extensions first: /v3/domains/config/... must not be read as a domain id.
+    # Starlette tries routes in order: the busiest (tokens, projects) come first. No path of
+    # a later module can be taken by an earlier one (/v3/domains/config/default has one more
+    # segment than /v3/domains/{domain_id}).
     routes = [
-        *extensions.routes(api),
         *auth.routes(api),
         *resources.routes(api),
         *users.routes(api),
         *roles.routes(api),
         *catalog.routes(api),
+        *extensions.routes(api),
     ]
 
     async def on_error(_request: Request, exc: Exception) -> Response:
