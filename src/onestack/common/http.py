@@ -144,11 +144,9 @@ class ServiceMiddleware:
             if length is not None and length > self.max_body:
                 await self.fault(PayloadTooLarge())(scope, receive, send_with_id)
                 return
-            limited = _limit_receive(receive, self.max_body)
-            try:
-                await self.app(scope, limited, send_with_id)
-            except _TooLarge:
-                await self.fault(PayloadTooLarge())(scope, receive, send_with_id)
+            # A body that grows past the limit raises PayloadTooLarge from the route's
+            # read, so the service's own exception handler answers 413.
+            await self.app(scope, _limit_receive(receive, self.max_body), send_with_id)
         except Exception:
             log.exception("unhandled error")
             await self.fault(OnestackError())(scope, receive, send_with_id)
@@ -164,10 +162,6 @@ class ServiceMiddleware:
             # scope["path"] is the full path; root_path only marks the service's prefix.
             ACCESS.write(request_id, self.service, method, scope["path"], status, elapsed * 1000)
             request_id_var.reset(token)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -189,7 +183,7 @@ def _limit_receive(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _TooLarge()
+                raise PayloadTooLarge()
         return message
 
     return limited

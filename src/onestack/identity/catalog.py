@@ -87,6 +87,8 @@ class CatalogManager:
         known, extra = split_extra(body, {"id", "description", "parent_region_id"})
         with self.core.write() as s:
             row = self.core.get(s, Region, region_id, "region")
+            if "id" in known and known["id"] != region_id:
+                raise ValidationError("Cannot change the ID of a region.")
             if "parent_region_id" in known:
                 parent = known["parent_region_id"]
                 cursor = parent
@@ -149,6 +151,8 @@ class CatalogManager:
         known, extra = split_extra(body, {"id", "type", "enabled"})
         with self.core.write() as s:
             row = self.core.get(s, Service, service_id, "service")
+            if "id" in known and known["id"] != service_id:
+                raise ValidationError("Cannot change the ID of a service.")
             if "type" in known:
                 row.type = known["type"]
             if "enabled" in known:
@@ -210,6 +214,8 @@ class CatalogManager:
         )
         with self.core.write() as s:
             row = self.core.get(s, Endpoint, endpoint_id, "endpoint")
+            if "id" in known and known["id"] != endpoint_id:
+                raise ValidationError("Cannot change the ID of a endpoint.")
             if "service_id" in known:
                 if s.get(Service, known["service_id"]) is None:
                     raise ValidationError(f"Could not find service: {known['service_id']}.")

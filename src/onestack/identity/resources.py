@@ -369,6 +369,8 @@ class ProjectManager:
                 k: known[k] for k in ("name", "description", "enabled") if k in known
             }
             return domain_as_project(self.domains.update(project_id, {**fields, **extra}))
+        if "id" in known and known["id"] != project_id:
+            raise ValidationError("Cannot change the ID of a project.")
         with self.core.write() as s:
             row = self.core.get(s, Project, project_id, "project")
             if "domain_id" in known and known["domain_id"] != row.domain_id:

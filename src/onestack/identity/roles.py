@@ -91,6 +91,8 @@ class RoleManager:
 
     def update(self, role_id: str, body: dict[str, Any]) -> dict[str, Any]:
         known, extra = split_extra(body, ROLE_FIELDS)
+        if "id" in known and known["id"] != role_id:
+            raise ValidationError("Cannot change the ID of a role.")
         with self.core.write() as s:
             row = self.core.get(s, Role, role_id, "role")
             options = dict(row.options or {})

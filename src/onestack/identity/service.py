@@ -47,11 +47,23 @@ class IdentityService:
         self.tokens = TokenService(
             self.core, TokenFormatter(self.token_keys), self.assignments, self.catalog
         )
+        self._key_signature = self.token_keys.signature()
 
     def rotate_keys(self) -> int:
         index = self.token_keys.rotate()
         self.tokens.formatter.reload()
+        self._key_signature = self.token_keys.signature()
         return index
+
+    def reload_keys_if_rotated(self) -> bool:
+        """Pick up keys rotated by ``onestack token rotate`` (another process, or a host
+        sharing the key directory); True when they changed."""
+        signature = self.token_keys.signature()
+        if signature == self._key_signature:
+            return False
+        self.tokens.formatter.reload()
+        self._key_signature = signature
+        return True
 
 
 class InProcessIdentityClient:

@@ -72,6 +72,16 @@ class KeyRepository:
             (self.directory / str(secondaries.pop(0))).unlink()
         return new_primary
 
+    def signature(self) -> tuple[tuple[str, int], ...]:
+        """Names and change times of the key files: differs after any rotation."""
+        if not self.directory.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                (p.name, p.stat().st_mtime_ns) for p in self.directory.iterdir() if p.name.isdigit()
+            )
+        )
+
     def all_keys(self) -> list[bytes]:
         """All keys, the primary first."""
         indices = self._indices()

@@ -284,6 +284,8 @@ class GroupManager:
 
     def update(self, group_id: str, body: dict[str, Any]) -> dict[str, Any]:
         known, extra = split_extra(body, GROUP_FIELDS)
+        if "id" in known and known["id"] != group_id:
+            raise ValidationError("Cannot change the ID of a group.")
         with self.core.write() as s:
             row = self.core.get(s, Group, group_id, "group")
             if "domain_id" in known and known["domain_id"] != row.domain_id:

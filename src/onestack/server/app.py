@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestack.common import metrics
 from onestack.common.config import Settings
+from onestack.common.context import new_request_id
 from onestack.common.db import Database
 from onestack.common.http import ServiceMiddleware
 from onestack.common.logging import ACCESS
@@ -130,16 +131,22 @@ class Dispatcher:
             await asyncio.sleep(1.0)
             ACCESS.flush()
 
-    async def _maintain(self, interval: float = 600.0) -> None:
-        """Periodic housekeeping: drop revocation events no token can match any more."""
-        revocations = self.cloud.identity.tokens.revocations
+    async def _maintain(self, interval: float = 30.0, prune_every: int = 20) -> None:
+        """Periodic housekeeping: pick up rotated token keys (every ``interval`` seconds) and
+        drop revocation events no token can match any more (every ``prune_every`` rounds)."""
+        identity = self.cloud.identity
+        rounds = 0
         while True:
             try:
-                pruned = await anyio.to_thread.run_sync(revocations.prune)
-                if pruned:
-                    log.info("pruned %d expired revocation events", pruned)
+                if identity.reload_keys_if_rotated():
+                    log.info("token keys were rotated: reloaded them")
+                if rounds % prune_every == 0:
+                    pruned = await anyio.to_thread.run_sync(identity.tokens.revocations.prune)
+                    if pruned:
+                        log.info("pruned %d expired revocation events", pruned)
             except Exception:
                 log.exception("housekeeping failed; trying again later")
+            rounds += 1
             await asyncio.sleep(interval)
 
 
@@ -151,6 +158,7 @@ async def _send(send: Send, status: int, body: bytes, content_type: str) -> None
             "headers": [
                 (b"content-type", content_type.encode()),
                 (b"content-length", str(len(body)).encode()),
+                (b"x-openstack-request-id", new_request_id().encode()),
             ],
         }
     )

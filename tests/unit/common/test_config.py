@@ -22,7 +22,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
     path = tmp_path / "onestack.toml"
     path.write_text(
         '[server]\nport = 6000\nhost = "0.0.0.0"\n'
-        '[identity]\ntoken_expiration = 60\npassword_hash_rounds = 10\n'
+        "[identity]\ntoken_expiration = 60\npassword_hash_rounds = 10\n"
     )
     env = {
         "ONESTACK_CONFIG": str(path),

@@ -116,3 +116,10 @@ def test_new_tokens_use_the_new_primary(repo: KeyRepository) -> None:
     # key of before IS the new primary, so a host that has not reloaded still validates it.
     stale = KeyRepository(repo.directory)
     assert TokenFormatter(stale).decode(token).user_id == payload().user_id
+
+
+def test_signature_changes_on_rotation(repo: KeyRepository) -> None:
+    before = repo.signature()
+    assert before == repo.signature()
+    repo.rotate()
+    assert repo.signature() != before

@@ -1,0 +1,1 @@
+"""Functional tests: the real onestack server driven by the real OpenStack clients."""
