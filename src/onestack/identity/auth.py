@@ -8,6 +8,7 @@ in this process (see ``IdentityCore.generation``) or after ``token_cache_time`` 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -64,7 +65,11 @@ class ValidToken:
     token: str
     payload: TokenPayload
     scope: ScopeInfo
-    auth: AuthInfo
+
+    @functools.cached_property
+    def auth(self) -> AuthInfo:
+        """The request-context view of the token; built only when a request needs it."""
+        return _auth_info(self.payload, self.scope)
 
 
 class TokenService:
@@ -163,7 +168,7 @@ class TokenService:
         token = self.formatter.encode(payload)
         # Not cached here: most issued tokens are validated elsewhere or not at all, and a cache
         # filled at issue rate only makes the garbage collector's pauses longer.
-        return ValidToken(token, payload, info, _auth_info(payload, info))
+        return ValidToken(token, payload, info)
 
     def _password(self, section: dict[str, Any]) -> str:
         user = section.get("user")
@@ -330,7 +335,7 @@ class TokenService:
         project_domain = info.project["domain"]["id"] if info.project else None
         if self.revocations.is_revoked(payload, project_domain, info.user_domain["id"]):
             raise NotFound("The token has been revoked.")
-        valid = ValidToken(token, payload, info, _auth_info(payload, info))
+        valid = ValidToken(token, payload, info)
         self._remember(valid, generation)
         return valid
 
