@@ -5,8 +5,9 @@ Usage: make_conf.py [--state-dir DIR] [--cloud NAME] [--workspace DIR] [--scope 
                     [--output FILE]
 
 Only the Identity service is enabled; every other service is marked unavailable, and the
-identity feature flags say what onestack implements (no trusts, no security compliance, no
-access rules, no domain-specific drivers). Option names follow tempest/config.py (Tempest 47).
+identity feature flags say what onestack implements (access rules and the OS-INHERIT and OS-EC2
+extensions; no trusts, no security compliance, no domain-specific drivers). Option names follow
+tempest/config.py (Tempest 47).
 """
 
 from __future__ import annotations

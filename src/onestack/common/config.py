@@ -112,17 +112,26 @@ def _coerce(value: str, annotation: Any, name: str) -> Any:
     return value
 
 
-def _apply(section: Any, values: dict[str, Any], where: str) -> None:
+def _apply(section: Any, values: dict[str, Any], where: str, strict: bool = True) -> None:
     hints = get_type_hints(type(section))
     for key, value in values.items():
         if key not in hints:
+            if not strict:
+                # Other tools use the ONESTACK_ prefix too (tests, scripts): not ours to refuse.
+                continue
             raise ConfigError(f"{where}: unknown setting {key!r}")
         current = getattr(section, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
+                if not strict:
+                    continue
                 raise ConfigError(f"{where}.{key}: expected a table")
-            _apply(current, value, f"{where}.{key}")
+            _apply(current, value, f"{where}.{key}", strict)
             continue
+        if isinstance(value, dict):
+            if not strict:
+                continue
+            raise ConfigError(f"{where}.{key}: expected a value, not a table")
         if isinstance(value, str) and not isinstance(current, str):
             value = _coerce(value, hints[key], f"{where}.{key}")
         elif isinstance(current, Path):
@@ -149,9 +158,12 @@ def load(
         parts = name[len(ENV_PREFIX) :].lower().split("__")
         target = from_env
         for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    _apply(settings, from_env, "environment")
+            if not isinstance(target.get(part), dict):
+                target[part] = {}
+            target = target[part]
+        if not isinstance(target.get(parts[-1]), dict):
+            target[parts[-1]] = value
+    _apply(settings, from_env, "environment", strict=False)
     if overrides:
         _apply(settings, overrides, "overrides")
     settings.state_dir = Path(settings.state_dir).expanduser().resolve()
