@@ -22,7 +22,7 @@ from onestack.identity.models import (
     User,
 )
 from onestack.identity.revocation import revoke
-from onestack.identity.roles import role_dict
+from onestack.identity.roles import implied_closure, role_dict
 
 SYSTEM = "all"
 
@@ -222,7 +222,7 @@ class AssignmentManager:
         role_ids = set(s.scalars(query))
         if not role_ids:
             return []
-        role_ids |= _closure(s, role_ids)
+        role_ids |= implied_closure(s, list(role_ids))
         global_roles = s.scalars(
             select(Role.id).where(Role.id.in_(role_ids), Role.domain_id == NULL_DOMAIN)
         )
@@ -372,20 +372,6 @@ class AssignmentManager:
 
     def delete_for_target(self, s: Session, target_id: str) -> None:
         s.execute(delete(Assignment).where(Assignment.target_id == target_id))
-
-
-def _closure(s: Session, role_ids: set[str]) -> set[str]:
-    rules: dict[str, list[str]] = {}
-    for rule in s.scalars(select(ImpliedRole)):
-        rules.setdefault(rule.prior_role_id, []).append(rule.implied_role_id)
-    seen: set[str] = set()
-    frontier = list(role_ids)
-    while frontier:
-        for implied in rules.get(frontier.pop(), ()):
-            if implied not in seen:
-                seen.add(implied)
-                frontier.append(implied)
-    return seen
 
 
 def _subtree(s: Session, project_id: str) -> list[str]:

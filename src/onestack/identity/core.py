@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onestack.common.config import Settings
 from onestack.common.db import Base, Database
-from onestack.common.errors import NotFound
+from onestack.common.errors import Conflict, NotFound
 
 M = TypeVar("M", bound=Base)
 T = TypeVar("T")
@@ -75,6 +76,24 @@ class IdentityCore:
         return tuple(
             sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items())
         )
+
+    @staticmethod
+    def check_unique(
+        session: Session,
+        column: Any,
+        value: str,
+        scope: tuple[Any, str] | None,
+        exclude: tuple[Any, str] | None,
+        message: str,
+    ) -> None:
+        """409 when another row already has ``value`` in ``column`` (within ``scope``)."""
+        query = select(column).where(column == value)
+        if scope is not None:
+            query = query.where(scope[0] == scope[1])
+        if exclude is not None:
+            query = query.where(exclude[0] != exclude[1])
+        if session.scalar(query.limit(1)) is not None:
+            raise Conflict(message)
 
     @staticmethod
     def get(session: Session, model: type[M], ident: str, what: str) -> M:

@@ -116,16 +116,16 @@ class DomainManager:
             s.flush()
             return domain_dict(row)
 
-    @staticmethod
-    def _check_name(s: Session, name: str, exclude: str | None = None) -> None:
-        query = select(Domain.id).where(Domain.name == name)
-        if exclude:
-            query = query.where(Domain.id != exclude)
-        if s.scalar(query) is not None:
-            raise Conflict(
-                "Conflict occurred attempting to store domain - Duplicate entry found with "
-                f"name {name}."
-            )
+    def _check_name(self, s: Session, name: str, exclude: str | None = None) -> None:
+        self.core.check_unique(
+            s,
+            Domain.name,
+            name,
+            None,
+            (Domain.id, exclude) if exclude else None,
+            "Conflict occurred attempting to store domain - Duplicate entry found with "
+            f"name {name}.",
+        )
 
     def get(self, domain_id: str) -> dict[str, Any]:
         def load() -> dict[str, Any]:

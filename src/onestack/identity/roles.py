@@ -8,7 +8,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from onestack.common.db import new_id
-from onestack.common.errors import Conflict, Forbidden, NotFound, ValidationError
+from onestack.common.errors import Forbidden, NotFound, ValidationError
 from onestack.identity.core import IdentityCore
 from onestack.identity.models import NULL_DOMAIN, Assignment, Domain, ImpliedRole, Role
 from onestack.identity.util import apply_extra, split_extra
@@ -61,16 +61,17 @@ class RoleManager:
             s.flush()
             return role_dict(row)
 
-    @staticmethod
-    def _check_name(s: Session, name: str, domain_id: str, exclude: str | None = None) -> None:
-        query = select(Role.id).where(Role.name == name, Role.domain_id == domain_id)
-        if exclude:
-            query = query.where(Role.id != exclude)
-        if s.scalar(query):
-            raise Conflict(
-                f"Conflict occurred attempting to store role - Duplicate entry found with name "
-                f"{name}."
-            )
+    def _check_name(
+        self, s: Session, name: str, domain_id: str, exclude: str | None = None
+    ) -> None:
+        self.core.check_unique(
+            s,
+            Role.name,
+            name,
+            (Role.domain_id, domain_id),
+            (Role.id, exclude) if exclude else None,
+            f"Conflict occurred attempting to store role - Duplicate entry found with name {name}.",
+        )
 
     def get(self, role_id: str) -> dict[str, Any]:
         with self.core.read() as s:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from onestack.common.db import new_id, utcnow
-from onestack.common.errors import Conflict, NotFound, Unauthorized, ValidationError
+from onestack.common.errors import NotFound, Unauthorized, ValidationError
 from onestack.identity.core import IdentityCore, iso
 from onestack.identity.models import (
     ApplicationCredential,
@@ -124,16 +124,18 @@ class UserManager:
             s.flush()
             return user_dict(row)
 
-    @staticmethod
-    def _check_name(s: Session, name: str, domain_id: str, exclude: str | None = None) -> None:
-        query = select(User.id).where(User.name == name, User.domain_id == domain_id)
-        if exclude:
-            query = query.where(User.id != exclude)
-        if s.scalar(query):
-            raise Conflict(
-                f"Conflict occurred attempting to store user - Duplicate entry found with name "
-                f"{name} at domain ID {domain_id}."
-            )
+    def _check_name(
+        self, s: Session, name: str, domain_id: str, exclude: str | None = None
+    ) -> None:
+        self.core.check_unique(
+            s,
+            User.name,
+            name,
+            (User.domain_id, domain_id),
+            (User.id, exclude) if exclude else None,
+            f"Conflict occurred attempting to store user - Duplicate entry found with name "
+            f"{name} at domain ID {domain_id}.",
+        )
 
     def get(self, user_id: str) -> dict[str, Any]:
         def load() -> dict[str, Any]:
@@ -258,16 +260,18 @@ class GroupManager:
             s.flush()
             return group_dict(row)
 
-    @staticmethod
-    def _check_name(s: Session, name: str, domain_id: str, exclude: str | None = None) -> None:
-        query = select(Group.id).where(Group.name == name, Group.domain_id == domain_id)
-        if exclude:
-            query = query.where(Group.id != exclude)
-        if s.scalar(query):
-            raise Conflict(
-                f"Conflict occurred attempting to store group - Duplicate entry found with "
-                f"name {name} at domain ID {domain_id}."
-            )
+    def _check_name(
+        self, s: Session, name: str, domain_id: str, exclude: str | None = None
+    ) -> None:
+        self.core.check_unique(
+            s,
+            Group.name,
+            name,
+            (Group.domain_id, domain_id),
+            (Group.id, exclude) if exclude else None,
+            f"Conflict occurred attempting to store group - Duplicate entry found with name "
+            f"{name} at domain ID {domain_id}.",
+        )
 
     def get(self, group_id: str) -> dict[str, Any]:
         with self.core.read() as s:
