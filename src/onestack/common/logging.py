@@ -27,9 +27,6 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
-        for key in ("method", "path", "status", "duration_ms", "service"):
-            if hasattr(record, key):
-                data[key] = getattr(record, key)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(data).decode()

@@ -27,6 +27,7 @@ from onestack.identity.core import IdentityCore
 from onestack.identity.models import ApplicationCredential, Domain, Project, Role, User
 from onestack.identity.passwords import DummyHash, verify_password
 from onestack.identity.revocation import RevocationList, revoke
+from onestack.identity.roles import implied_closure
 from onestack.identity.tokens import (
     InvalidTokenError,
     TokenFormatter,
@@ -313,15 +314,11 @@ class TokenService:
 
     def validate(self, token: str) -> ValidToken:
         """The token's meaning, or NotFound when it is invalid, expired or revoked."""
+        cached = self.peek(token)
+        if cached is not None:
+            return cached
         now = time.time()
         generation = self.core.generation
-        cached = self._tokens.get(token)
-        if cached is not None:
-            gen, at, valid = cached
-            if gen == generation and time.monotonic() - at < self.cache_time:
-                if valid.payload.expires_at <= now:
-                    raise NotFound("The token has expired.")
-                return valid
         try:
             payload = self.formatter.decode(token)
         except InvalidTokenError:
@@ -402,7 +399,8 @@ class TokenService:
                 return None
             allowed = set(cred.role_ids)
             # Implied roles of the credential's roles stay usable.
-            role_ids = [r for r in role_ids if r in allowed or self._implied_by(s, allowed, r)]
+            allowed |= implied_closure(s, list(allowed))
+            role_ids = [r for r in role_ids if r in allowed]
             app_cred = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
         if (p.project_id or p.domain_id or p.system) and not role_ids:
             return None
@@ -424,12 +422,6 @@ class TokenService:
             roles=roles,
             app_cred=app_cred,
         )
-
-    @staticmethod
-    def _implied_by(s: Session, prior: set[str], role_id: str) -> bool:
-        from onestack.identity.roles import implied_closure
-
-        return role_id in implied_closure(s, list(prior))
 
     # -- revocation -----------------------------------------------------------------------
 

@@ -47,7 +47,6 @@ def endpoint_dict(row: Endpoint) -> dict[str, Any]:
 class CatalogManager:
     def __init__(self, core: IdentityCore) -> None:
         self.core = core
-        self._cache: tuple[int, list[tuple[Service, list[Endpoint]]]] | None = None
 
     # -- regions --------------------------------------------------------------------------
 
@@ -242,18 +241,15 @@ class CatalogManager:
     # -- the catalog ----------------------------------------------------------------------
 
     def _rows(self) -> list[tuple[Service, list[Endpoint]]]:
-        cached = self._cache
-        if cached is not None and cached[0] == self.core.generation:
-            return cached[1]
-        generation = self.core.generation
+        return self.core.memo(("catalog-rows",), self._load_rows)
+
+    def _load_rows(self) -> list[tuple[Service, list[Endpoint]]]:
         with self.core.read() as s:
             services = list(s.scalars(select(Service).where(Service.enabled.is_(True))))
             endpoints = list(
                 s.scalars(select(Endpoint).where(Endpoint.enabled.is_(True)).order_by(Endpoint.id))
             )
-        grouped = [(svc, [e for e in endpoints if e.service_id == svc.id]) for svc in services]
-        self._cache = (generation, grouped)
-        return grouped
+        return [(svc, [e for e in endpoints if e.service_id == svc.id]) for svc in services]
 
     def catalog(self, project_id: str | None, user_id: str | None) -> list[dict[str, Any]]:
         """The catalog for a scope. Shared between callers: treat it as read-only."""
