@@ -616,3 +616,468 @@ def cli_cleanup(server: Server) -> Iterator[Callable[..., None]]:
     yield register
     for args in reversed(commands):
         server.run_cli(*args)
+
+
+# ============================================================================================
+# Image service (Glance v2 compatible, mounted at /image, catalog type `image`): shared
+# fixtures and helpers of tests/functional/test_image_*.py. Written against the Image API v2
+# reference (https://docs.openstack.org/api-ref/image/v2/), not against onestack's code.
+# ============================================================================================
+
+IMAGE_PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
+QCOW2_VIRTUAL_SIZE = 64 * 1024 * 1024
+
+
+def issue_token(
+    server: Server, username: str, password: str, project_id: str
+) -> tuple[str, dict[str, Any]]:
+    """A project-scoped token (id, token body) by password, straight from the identity API."""
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": username, "domain": {"id": "default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"id": project_id}},
+        }
+    }
+    resp = expect(httpx.post(f"{server.v3}/auth/tokens", json=body, timeout=30), 201)
+    return resp.headers["x-subject-token"], resp.json()["token"]
+
+
+def catalog_url(token_body: dict[str, Any], service_type: str, interface: str = "public") -> str:
+    for service in token_body.get("catalog") or []:
+        if service.get("type") != service_type:
+            continue
+        for endpoint in service.get("endpoints") or []:
+            if endpoint.get("interface") == interface:
+                return str(endpoint["url"]).rstrip("/")
+    raise AssertionError(f"no {interface} {service_type!r} endpoint in the token's catalog")
+
+
+def image_data(size: int) -> bytes:
+    """`size` bytes of raw disk data that no format inspector mistakes for another format."""
+    head = b"onestack raw test data\n"
+    return (head + os.urandom(max(0, size - len(head))))[:size]
+
+
+def make_qcow2(path: Path, virtual_size: int = QCOW2_VIRTUAL_SIZE) -> bytes:
+    """A small, valid, empty qcow2 image of `virtual_size` bytes; returns its content.
+
+    With qemu-img: `qemu-img create -f qcow2`. Without it, a qcow2 v3 image is laid out by
+    hand as qemu-img would: header in cluster 0 (magic QFI\\xfb, version 3, virtual size at
+    offset 24), refcount table in cluster 1, refcount block in cluster 2, L1 table in cluster 3.
+    """
+    qemu_img = shutil.which("qemu-img")
+    if qemu_img:
+        subprocess.run(
+            [qemu_img, "create", "-q", "-f", "qcow2", str(path), str(virtual_size)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return path.read_bytes()
+    import struct
+
+    cluster = 1 << 16
+    l1_entries = -(-virtual_size // (cluster * (cluster // 8)))
+    header = struct.pack(
+        ">4sIQIIQIIQQIIQQQQII",
+        b"QFI\xfb",
+        3,  # version
+        0,  # backing file offset
+        0,  # backing file size
+        16,  # cluster bits
+        virtual_size,
+        0,  # no encryption
+        l1_entries,
+        3 * cluster,  # L1 table offset
+        1 * cluster,  # refcount table offset
+        1,  # refcount table clusters
+        0,  # snapshots
+        0,  # snapshots offset
+        0,  # incompatible features
+        0,  # compatible features
+        0,  # autoclear features
+        4,  # refcount order: 16-bit refcounts
+        104,  # header length
+    )
+    data = bytearray(4 * cluster)
+    data[: len(header)] = header
+    struct.pack_into(">Q", data, cluster, 2 * cluster)  # refcount table -> refcount block
+    for index in range(4):  # clusters 0-3 are in use
+        struct.pack_into(">H", data, 2 * cluster + 2 * index, 1)
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def md5_hex(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def sha512_hex(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha512(data).hexdigest()
+
+
+@dataclass
+class ImageJanitor:
+    """Deletes the images the tests created (as admin), whatever state they ended in."""
+
+    admin: httpx.Client
+    ids: list[str] = field(default_factory=list)
+
+    def track(self, image_id: str) -> None:
+        self.ids.append(image_id)
+
+    def cleanup(self) -> None:
+        for image_id in reversed(self.ids):
+            with contextlib.suppress(httpx.HTTPError):
+                resp = self.admin.delete(f"/images/{image_id}")
+                if resp.status_code == 403:  # protected
+                    self.admin.patch(
+                        f"/images/{image_id}",
+                        content=json.dumps(
+                            [{"op": "replace", "path": "/protected", "value": False}]
+                        ),
+                        headers={"Content-Type": IMAGE_PATCH_TYPE},
+                    )
+                    self.admin.delete(f"/images/{image_id}")
+        self.ids.clear()
+
+
+@dataclass
+class ImageUser:
+    """A user with a project-scoped token and an httpx client for `<image endpoint>/v2`.
+
+    The image endpoint comes from the token's catalog (type `image`), as clients find it.
+    """
+
+    server: Server
+    name: str
+    password: str
+    user_id: str
+    project_id: str
+    project_name: str
+    token: str
+    image_url: str
+    clouds_file: Path
+    cloud: str
+    janitor: ImageJanitor
+    http: httpx.Client
+    _sdk: Any = None
+    _glance: Any = None
+
+    # -- clients -------------------------------------------------------------------------
+
+    def cli_json(self, *args: str) -> Any:
+        return self.server.cli_json(*args, clouds_file=self.clouds_file, cloud=self.cloud)
+
+    def cli(self, *args: str) -> str:
+        return self.server.cli(*args, clouds_file=self.clouds_file, cloud=self.cloud)
+
+    def cli_fails(self, *args: str) -> str:
+        return self.server.cli_fails(*args, clouds_file=self.clouds_file, cloud=self.cloud)
+
+    def sdk(self) -> Any:
+        if self._sdk is None:
+            self._sdk = sdk_connect(self.clouds_file, cloud=self.cloud)
+        return self._sdk
+
+    def keystone_session(self) -> Any:
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+
+        auth = v3.Password(
+            auth_url=self.server.identity_url,
+            username=self.name,
+            password=self.password,
+            user_domain_id="default",
+            project_id=self.project_id,
+        )
+        return session.Session(auth=auth)
+
+    def glance(self) -> Any:
+        """python-glanceclient v2, its endpoint from the catalog of a keystoneauth session."""
+        if self._glance is None:
+            import glanceclient
+
+            self._glance = glanceclient.Client("2", session=self.keystone_session())
+        return self._glance
+
+    def close(self) -> None:
+        self.http.close()
+        if self._sdk is not None:
+            with contextlib.suppress(Exception):
+                self._sdk.close()
+
+    # -- raw API helpers -----------------------------------------------------------------
+
+    def create(self, **body: Any) -> dict[str, Any]:
+        """POST /v2/images (201 required); the image is deleted at the end of the module."""
+        body.setdefault("name", unique("img"))
+        resp = expect(self.http.post("/images", json=body), 201)
+        image: dict[str, Any] = resp.json()
+        self.janitor.track(image["id"])
+        return image
+
+    def show(self, image_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = expect(self.http.get(f"/images/{image_id}"), 200).json()
+        return result
+
+    def upload(self, image_id: str, data: Any, **headers: str) -> httpx.Response:
+        return self.http.put(
+            f"/images/{image_id}/file",
+            content=data,
+            headers={"Content-Type": "application/octet-stream", **headers},
+        )
+
+    def patch(
+        self, image_id: str, ops: Any, content_type: str = IMAGE_PATCH_TYPE
+    ) -> httpx.Response:
+        return self.http.patch(
+            f"/images/{image_id}",
+            content=json.dumps(ops),
+            headers={"Content-Type": content_type},
+        )
+
+    def active_image(self, data: bytes | None = None, **body: Any) -> dict[str, Any]:
+        """Create an image, upload `data` (1 KiB of raw data by default), return it shown."""
+        body.setdefault("disk_format", "raw")
+        body.setdefault("container_format", "bare")
+        image = self.create(**body)
+        expect(self.upload(image["id"], image_data(1024) if data is None else data), 204)
+        return self.show(image["id"])
+
+    def list_ids(self, **params: Any) -> list[str]:
+        """Ids of every image GET /v2/images lists with `params`, following `next` links."""
+        ids: list[str] = []
+        resp = expect(self.http.get("/images", params=params), 200)
+        for _ in range(1000):
+            body = resp.json()
+            ids += [image["id"] for image in body["images"]]
+            if not body.get("next"):
+                return ids
+            resp = expect(self.http.get(self.image_url + body["next"]), 200)
+        raise AssertionError("more than 1000 pages of images")
+
+
+def _image_user(
+    server: Server,
+    janitor: ImageJanitor,
+    *,
+    username: str,
+    password: str,
+    project_id: str,
+    project_name: str,
+    clouds_file: Path,
+    cloud: str,
+) -> ImageUser:
+    token, body = issue_token(server, username, password, project_id)
+    image_url = catalog_url(body, "image")
+    client = httpx.Client(base_url=f"{image_url}/v2", timeout=60, headers={"X-Auth-Token": token})
+    return ImageUser(
+        server=server,
+        name=username,
+        password=password,
+        user_id=str(body["user"]["id"]),
+        project_id=project_id,
+        project_name=project_name,
+        token=token,
+        image_url=image_url,
+        clouds_file=clouds_file,
+        cloud=cloud,
+        janitor=janitor,
+        http=client,
+    )
+
+
+@pytest.fixture(scope="module")
+def image_janitor(server: Server, admin_token: str) -> Iterator[ImageJanitor]:
+    _, body = issue_token(
+        server,
+        server.admin_auth()["username"],
+        server.admin_auth()["password"],
+        _admin_project_id(server, admin_token),
+    )
+    url = catalog_url(body, "image")
+    with httpx.Client(
+        base_url=f"{url}/v2", timeout=60, headers={"X-Auth-Token": admin_token}
+    ) as admin:
+        janitor = ImageJanitor(admin)
+        try:
+            yield janitor
+        finally:
+            janitor.cleanup()
+
+
+def _admin_project_id(server: Server, admin_token: str) -> str:
+    resp = expect(
+        httpx.get(
+            f"{server.v3}/auth/tokens",
+            headers={"X-Auth-Token": admin_token, "X-Subject-Token": admin_token},
+            timeout=30,
+        ),
+        200,
+    )
+    return str(resp.json()["token"]["project"]["id"])
+
+
+@pytest.fixture(scope="module")
+def image_admin(
+    server: Server, admin_token: str, image_janitor: ImageJanitor
+) -> Iterator[ImageUser]:
+    """The cloud's admin (admin role on the admin project), as in the server's clouds.yaml."""
+    auth = server.admin_auth()
+    user = _image_user(
+        server,
+        image_janitor,
+        username=auth["username"],
+        password=auth["password"],
+        project_id=_admin_project_id(server, admin_token),
+        project_name=auth["project_name"],
+        clouds_file=server.clouds_yaml,
+        cloud="onestack",
+    )
+    try:
+        yield user
+    finally:
+        user.close()
+
+
+def _member_user(server: Server, factory: Factory, janitor: ImageJanitor) -> ImageUser:
+    user, project, password = factory.user_with_role("member")
+    return _image_user(
+        server,
+        janitor,
+        username=user["name"],
+        password=password,
+        project_id=project["id"],
+        project_name=project["name"],
+        clouds_file=server.password_cloud(user["name"], password, project=project["name"]),
+        cloud="user",
+    )
+
+
+@pytest.fixture(scope="module")
+def image_owner(
+    server: Server, factory: Factory, image_janitor: ImageJanitor
+) -> Iterator[ImageUser]:
+    """A user with the `member` role on a project of its own (no admin rights)."""
+    user = _member_user(server, factory, image_janitor)
+    try:
+        yield user
+    finally:
+        user.close()
+
+
+@pytest.fixture(scope="module")
+def image_other(
+    server: Server, factory: Factory, image_janitor: ImageJanitor
+) -> Iterator[ImageUser]:
+    """A `member` of a second project: sees other projects' images only as the API allows."""
+    user = _member_user(server, factory, image_janitor)
+    try:
+        yield user
+    finally:
+        user.close()
+
+
+@pytest.fixture(scope="session")
+def onestack_admin_cli(
+    server: Server, db_backend: Database
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m onestack ARGS --state-dir STATE` with the server's database settings."""
+    if server.proc is None:
+        pytest.skip("the onestack command needs the state of a server this session started")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = _clean_env()
+        env.pop("ONESTACK_DATABASE__URL", None)
+        env.pop("ONESTACK_CONFIG", None)
+        env["ONESTACK_IDENTITY__PASSWORD_HASH_ROUNDS"] = "4"
+        if db_backend.url:
+            env["ONESTACK_DATABASE__URL"] = db_backend.url
+        cmd = [sys.executable, "-m", "onestack", *args, "--state-dir", str(server.state_dir)]
+        return subprocess.run(
+            cmd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+
+    return run
+
+
+def raw_http(
+    url: str,
+    method: str,
+    headers: dict[str, str],
+    chunks: Any,
+    *,
+    stop_when_answered: bool = True,
+    final_chunk: bool = True,
+    wait_before_end: float = 0.0,
+    close_early: bool = False,
+) -> tuple[int | None, bytes, bool]:
+    """Send a request over a plain socket, the body in `chunks` (chunked transfer encoding
+    unless the headers carry a Content-Length).
+
+    Returns (status or None, raw response, answered_before_end): whether the server answered
+    before the body was complete. With `close_early`, the socket is closed after the last
+    chunk without ending the body (an interrupted upload) and no response is read.
+    """
+    import select
+
+    parsed = httpx.URL(url)
+    target = parsed.raw_path.decode()
+    chunked = not any(k.lower() == "content-length" for k in headers)
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parsed.host}:{parsed.port}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    sock = socket.create_connection((parsed.host, parsed.port or 80), timeout=60)
+    answered_early = False
+    try:
+        sock.sendall(head)
+        for chunk in chunks:
+            if stop_when_answered and select.select([sock], [], [], 0)[0]:
+                answered_early = True
+                break
+            payload = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" if chunked else chunk
+            try:
+                sock.sendall(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                answered_early = True
+                break
+        if close_early:
+            sock.shutdown(socket.SHUT_RDWR)
+            return None, b"", False
+        if not answered_early and final_chunk:
+            if stop_when_answered and select.select([sock], [], [], wait_before_end)[0]:
+                answered_early = True
+            elif chunked:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    sock.sendall(b"0\r\n\r\n")
+        response = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while b"\r\n\r\n" not in response:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                response += data
+        status = None
+        if response.startswith(b"HTTP/1.1 ") or response.startswith(b"HTTP/1.0 "):
+            status = int(response[9:12])
+        return status, response, answered_early
+    finally:
+        sock.close()
