@@ -26,7 +26,7 @@ class ServerSettings:
     max_request_body_size: int = 1024 * 1024  # bytes; larger bodies get 413
     log_level: str = "INFO"
     log_format: str = "text"  # "text" or "json"
-    enabled_services: list[str] = field(default_factory=lambda: ["identity"])
+    enabled_services: list[str] = field(default_factory=lambda: ["identity", "image"])
 
 
 @dataclass
@@ -52,6 +52,24 @@ class IdentitySettings:
 
 
 @dataclass
+class ImageSettings:
+    # Where image data lives; empty means <state_dir>/images (and <state_dir>/images/staging
+    # for data staged by the glance-direct import method).
+    store_dir: str = ""
+    # Per-project defaults, as Glance's unified-limit names; -1 means unlimited. Operators
+    # override them per project with `onestack image-quota set`.
+    image_count_total: int = -1
+    image_size_total: int = -1  # MiB, summed over the project's images (active and uploading)
+    image_stage_total: int = -1  # MiB staged for import at once
+    image_count_uploading: int = -1
+    list_limit_max: int = 1000  # the most images one list page holds, as Glance's api_limit_max
+    list_limit_default: int = (
+        25  # page size when the request names none (Glance: limit_param_default)
+    )
+    image_size_cap: int = 1024**4  # bytes; larger uploads get 413 (Glance's default: 1 TiB)
+
+
+@dataclass
 class PolicySettings:
     # Operator overrides: a YAML (or JSON) file mapping rule names to check strings.
     file: str = ""
@@ -64,11 +82,20 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    image: ImageSettings = field(default_factory=ImageSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.state_dir / 'onestack.db'}"
+
+    @property
+    def image_store_dir(self) -> Path:
+        return (
+            Path(self.image.store_dir).expanduser()
+            if self.image.store_dir
+            else (self.state_dir / "images")
+        )
 
     @property
     def public_url(self) -> str:

@@ -102,11 +102,21 @@ def parse_bool(value: str | None, name: str) -> bool | None:
 class ServiceMiddleware:
     """Request id, access log, metrics, body limit and fault rendering for one service."""
 
-    def __init__(self, app: ASGIApp, service: str, fault: FaultFormatter, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        fault: FaultFormatter,
+        max_body: int,
+        unlimited: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.service = service
         self.fault = fault
         self.max_body = max_body
+        # (method, path) -> True for requests that stream data (image uploads, objects):
+        # their size is bounded by the service itself, not by the JSON body limit.
+        self.unlimited = unlimited
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def _series(self, template: str, method: str, status: int) -> tuple[Any, Any]:
@@ -140,6 +150,9 @@ class ServiceMiddleware:
             await send(message)
 
         try:
+            if self.unlimited is not None and self.unlimited(scope["method"], scope["path"]):
+                await self.app(scope, receive, send_with_id)
+                return
             length = _content_length(scope)
             if length is not None and length > self.max_body:
                 await self.fault(PayloadTooLarge())(scope, receive, send_with_id)

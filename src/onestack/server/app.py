@@ -23,12 +23,17 @@ from onestack.identity.api import app as identity_app
 from onestack.identity.api.common import fault as identity_fault
 from onestack.identity.bootstrap import CatalogEntry
 from onestack.identity.service import IdentityService, InProcessIdentityClient
+from onestack.image import policies as image_policies
+from onestack.image.api import app as image_app
+from onestack.image.api.common import fault as image_fault
+from onestack.image.service import ImageService
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("identity",)
+SERVICES = ("identity", "image")
 CATALOG = {
     "identity": CatalogEntry("identity", "keystone", "/identity", "onestack Identity"),
+    "image": CatalogEntry("image", "glance", "/image", "onestack Image"),
 }
 
 
@@ -40,6 +45,7 @@ class Cloud:
     db: Database
     enforcer: Enforcer
     identity: IdentityService
+    image: ImageService | None = None
     mounts: dict[str, ASGIApp] = field(default_factory=dict)
 
     @property
@@ -55,10 +61,14 @@ def open_cloud(settings: Settings) -> Cloud:
     db = Database(settings.database_url, settings.database.pool_size, settings.database.echo)
     enforcer = Enforcer(enforce_scope=settings.policy.enforce_scope)
     enforcer.register(identity_policies.RULES)
+    enforcer.register(image_policies.RULES)
     if settings.policy.file:
         enforcer.load_overrides(settings.policy.file)
     identity = IdentityService(db, settings)
-    return Cloud(settings=settings, db=db, enforcer=enforcer, identity=identity)
+    cloud = Cloud(settings=settings, db=db, enforcer=enforcer, identity=identity)
+    if "image" in cloud.services:
+        cloud.image = ImageService(db, settings)
+    return cloud
 
 
 class Dispatcher:
@@ -74,6 +84,12 @@ class Dispatcher:
             self.mounts.append(
                 ("/identity", ServiceMiddleware(app, "identity", identity_fault, max_body))
             )
+        if cloud.image is not None:
+            app = image_app.build(cloud.image, cloud.enforcer, client)
+            middleware = ServiceMiddleware(
+                app, "image", image_fault, max_body, unlimited=image_app.streams_data
+            )
+            self.mounts.append(("/image", middleware))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

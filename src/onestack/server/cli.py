@@ -103,6 +103,15 @@ def prepare(settings: Settings) -> Any:
     password = _admin_password(settings)
     bootstrap(cloud.identity, password, settings.public_url, cloud.catalog_entries())
     write_client_files(settings, password)
+    if cloud.image is not None:
+        counts = cloud.image.data.reconcile()
+        if any(counts.values()):
+            click.echo(
+                f"onestack: image store reconciled: {counts['reset']} unfinished uploads reset, "
+                f"{counts['orphans']} unreferenced files and {counts['temporary']} temporary "
+                "files removed",
+                err=True,
+            )
     return cloud
 
 
@@ -144,6 +153,8 @@ def up(ctx: click.Context, host: str | None, port: int | None, state_dir: str | 
     app = Dispatcher(cloud)
     click.echo(f"onestack: ready in {time.monotonic() - started:.2f}s", err=True)
     click.echo(f"onestack: identity endpoint {settings.public_url}/identity/v3", err=True)
+    if cloud.image is not None:
+        click.echo(f"onestack: image endpoint {settings.public_url}/image", err=True)
     click.echo(
         f"onestack: clouds.yaml at {settings.state_dir / 'clouds.yaml'} "
         "(use: openstack --os-cloud onestack ...)",
@@ -238,6 +249,75 @@ def token_rotate(ctx: click.Context, state_dir: str | None) -> None:
     repo.initialize()
     index = repo.rotate()
     click.echo(f"new primary key: {index}")
+
+
+@cli.group("image-quota")
+def image_quota() -> None:
+    """Per-project image quotas (defaults come from the [image] settings)."""
+
+
+def _image_service(ctx: click.Context, state_dir: str | None) -> Any:
+    from onestack.server.app import open_cloud
+
+    settings = _settings(ctx, state_dir=state_dir)
+    cloud = open_cloud(settings)
+    if cloud.image is None:
+        raise click.ClickException("the image service is not enabled")
+    cloud.db.upgrade(cloud.services)
+    return cloud.image
+
+
+def _echo_quota(project_id: str, limits: dict[str, int]) -> None:
+    click.echo(f"project {project_id}:")
+    for name, value in limits.items():
+        unit = " MiB" if name in ("image_size_total", "image_stage_total") else ""
+        click.echo(f"  {name} = {'unlimited' if value == -1 else f'{value}{unit}'}")
+
+
+@image_quota.command("show")
+@click.argument("project_id")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None)
+@click.pass_context
+def image_quota_show(ctx: click.Context, project_id: str, state_dir: str | None) -> None:
+    """Show a project's image limits."""
+    _echo_quota(project_id, _image_service(ctx, state_dir).show_quota(project_id))
+
+
+@image_quota.command("set")
+@click.argument("project_id")
+@click.option("--image-count-total", type=int, default=None, help="Images (-1: unlimited).")
+@click.option("--image-size-total", type=int, default=None, help="MiB of image data.")
+@click.option("--image-stage-total", type=int, default=None, help="MiB staged for import.")
+@click.option("--image-count-uploading", type=int, default=None, help="Uploads at once.")
+@click.option("--default", "reset", is_flag=True, help="Go back to the configured defaults.")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None)
+@click.pass_context
+def image_quota_set(
+    ctx: click.Context,
+    project_id: str,
+    image_count_total: int | None,
+    image_size_total: int | None,
+    image_stage_total: int | None,
+    image_count_uploading: int | None,
+    reset: bool,
+    state_dir: str | None,
+) -> None:
+    """Set a project's image limits (a running cloud applies them at once)."""
+    given = {
+        "image_count_total": image_count_total,
+        "image_size_total": image_size_total,
+        "image_stage_total": image_stage_total,
+        "image_count_uploading": image_count_uploading,
+    }
+    for name, value in given.items():
+        if value is not None and value < -1:
+            raise click.BadParameter(f"{name} must be -1 (unlimited) or more")
+    values: dict[str, int | None] = (
+        dict.fromkeys(given) if reset else {k: v for k, v in given.items() if v is not None}
+    )
+    if not values:
+        raise click.UsageError("name at least one limit, or --default")
+    _echo_quota(project_id, _image_service(ctx, state_dir).set_quota(project_id, values))
 
 
 def main() -> None:

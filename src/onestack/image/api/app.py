@@ -1,0 +1,51 @@
+"""The image ASGI application."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from onestack.common.auth import AuthMiddleware
+from onestack.common.clients import IdentityClient
+from onestack.common.errors import OnestackError
+from onestack.common.http import http_exception_to_error
+from onestack.common.policy import Enforcer
+from onestack.image.api import data, discovery, images, members
+from onestack.image.api.common import Api, fault
+from onestack.image.service import ImageService
+
+
+def build(service: ImageService, enforcer: Enforcer, identity: IdentityClient) -> ASGIApp:
+    api = Api(service, enforcer)
+    routes = [
+        *images.routes(api),
+        *data.routes(api),
+        *members.routes(api),
+        *discovery.routes(api),
+    ]
+
+    async def on_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OnestackError)
+        return fault(exc)
+
+    async def on_http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return fault(http_exception_to_error(exc))
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={OnestackError: on_error, HTTPException: on_http},
+    )
+    app.add_middleware(
+        AuthMiddleware, identity=identity, fault=fault, public=discovery.is_public, routes=routes
+    )
+    return app
+
+
+def streams_data(method: str, path: str) -> bool:
+    """Requests whose bodies are image data: not held to the JSON body-size limit (the
+    image size cap and quotas bound them instead)."""
+    return method == "PUT" and (path.endswith("/file") or path.endswith("/stage"))
