@@ -18,11 +18,22 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_table_hint(_compiler: Any, _table: Any, text: str | None) -> str | None:
+    return text
+
+
+# SQLite understands "FROM t INDEXED BY ix", but SQLAlchemy's SQLite compiler drops table hints
+# (``Select.with_hint(..., "sqlite")``). Rendering them lets a query pin the index SQLite's
+# planner would otherwise pass over (see image/listing.py for the case: 0.5 ms instead of 80).
+SQLiteCompiler.get_from_hint_text = _sqlite_table_hint  # type: ignore[method-assign,assignment]
 
 
 class Base(DeclarativeBase):

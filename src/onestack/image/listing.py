@@ -196,8 +196,9 @@ def _sort_expression(key: str) -> Any:
     return column if default is None else func.coalesce(column, default)
 
 
-def _after(session: Session, query: ListQuery, marker: Image) -> ColumnElement[bool]:
-    """Rows that sort after the marker: (k1 > m1) or (k1 = m1 and k2 > m2) or ..."""
+def _after(query: ListQuery, marker: Image) -> list[ColumnElement[bool]]:
+    """Rows that sort after the marker: (k1 > m1) or (k1 = m1 and k2 > m2) or ..., and the
+    redundant k1 >= m1, which lets an index on k1 start at the marker."""
     values = []
     for key, _ in query.sort:
         value = getattr(marker, key)
@@ -209,11 +210,22 @@ def _after(session: Session, query: ListQuery, marker: Image) -> ColumnElement[b
         step = expression > values[index] if direction == "asc" else expression < values[index]
         equal = [_sort_expression(k) == values[i] for i, (k, _) in enumerate(query.sort[:index])]
         alternatives.append(and_(*equal, step))
-    return or_(*alternatives)
+    first_key, first_direction = query.sort[0]
+    first = _sort_expression(first_key)
+    start = first >= values[0] if first_direction == "asc" else first <= values[0]
+    return [start, or_(*alternatives)]
 
 
-def page(session: Session, caller: Caller, query: ListQuery) -> list[Image]:
-    statement = select(Image).where(
+# SQLite's planner prefers to gather the rows of each OR branch through their own indexes
+# and sort them all, which for the usual list (newest first, 100 of 10,000) reads every
+# visible row. Walking the (created_at, id) index in order and stopping at the limit reads
+# only what the page needs.
+NEWEST_FIRST_INDEX = "INDEXED BY ix_image_image_created_id"
+
+
+def page(session: Session, caller: Caller, query: ListQuery) -> list[tuple[str, Any]]:
+    """The (id, updated_at) of each image of one page, in order."""
+    statement = select(Image.id, Image.updated_at).where(
         listed(caller, query.visibility, query.member_status), *query.conditions
     )
     if query.marker:
@@ -221,10 +233,13 @@ def page(session: Session, caller: Caller, query: ListQuery) -> list[Image]:
             marker = find_image(session, caller, query.marker)
         except NotFound:
             raise BadRequest(f"Invalid marker. Image {query.marker} could not be found.") from None
-        statement = statement.where(_after(session, query, marker))
+        statement = statement.where(*_after(query, marker))
+    keys = [key for key, _ in query.sort]
+    if keys[:2] == ["created_at", "id"] and query.sort[0][1] == query.sort[1][1]:
+        statement = statement.with_hint(Image, NEWEST_FIRST_INDEX, "sqlite")
     order = [
         _sort_expression(k).asc() if d == "asc" else _sort_expression(k).desc()
         for k, d in query.sort
     ]
     statement = statement.order_by(*order).limit(query.limit)
-    return list(session.scalars(statement))
+    return [(row[0], row[1]) for row in session.execute(statement)]

@@ -8,10 +8,11 @@ decision and the write see the same row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+import orjson
+from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from onestack.common.config import ImageSettings
@@ -22,7 +23,7 @@ from onestack.image import listing
 from onestack.image.access import Caller, find_image
 from onestack.image.models import Image, ImageProperty, ImageTag
 from onestack.image.quotas import Quotas
-from onestack.image.views import image_view
+from onestack.image.views import RenderedImages, image_view
 
 Check = Callable[[str, dict[str, Any]], None]
 MAX_PROPERTIES = 128
@@ -52,6 +53,7 @@ class Records:
         self.settings = settings
         self.quotas = quotas
         self.store_id = store_id
+        self.rendered = RenderedImages()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -79,7 +81,7 @@ class Records:
                 found[image_id].append(value)
         return found
 
-    def views(self, session: Session, images: list[Image]) -> list[dict[str, Any]]:
+    def views(self, session: Session, images: Sequence[Image | Row[Any]]) -> list[dict[str, Any]]:
         ids = [image.id for image in images]
         properties = self._properties(session, ids)
         tags = self._tags(session, ids)
@@ -98,16 +100,26 @@ class Records:
 
     def list_page(
         self, caller: Caller, params: list[tuple[str, str]]
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of images and the marker of the next page (None on the last page)."""
+    ) -> tuple[list[bytes], str | None]:
+        """One page of images, each as its JSON document, and the marker of the next page
+        (None on the last page)."""
         query = listing.parse(
             params, self.settings.list_limit_default, self.settings.list_limit_max
         )
         with self.db.read() as session:
-            images = listing.page(session, caller, query)
-            views = self.views(session, images)
-        next_marker = images[-1].id if images and len(images) == query.limit else None
-        return views, next_marker
+            keys = listing.page(session, caller, query)
+            documents = self.rendered.get_many(keys)
+            missing = [
+                image_id for (image_id, _), doc in zip(keys, documents, strict=True) if doc is None
+            ]
+            if missing:
+                images = session.scalars(select(Image).where(Image.id.in_(missing))).all()
+                for image, view in zip(images, self.views(session, images), strict=True):
+                    self.rendered.put(image.id, image.updated_at, orjson.dumps(view))
+                documents = self.rendered.get_many(keys)
+        page = [doc for doc in documents if doc is not None]
+        next_marker = keys[-1][0] if keys and len(keys) == query.limit else None
+        return page, next_marker
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Row
 
 from onestack.image.models import Image, ImageMember
 
@@ -19,7 +24,7 @@ def isotime(value: datetime | None) -> str | None:
 
 
 def image_view(
-    image: Image, properties: dict[str, str], tags: list[str], store_id: str | None
+    image: Image | Row[Any], properties: dict[str, str], tags: list[str], store_id: str | None
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         **properties,
@@ -60,3 +65,39 @@ def member_view(member: ImageMember) -> dict[str, Any]:
         "updated_at": isotime(member.updated_at),
         "schema": SCHEMA_MEMBER,
     }
+
+
+class RenderedImages:
+    """Image documents already serialized, keyed by id and ``updated_at``.
+
+    Every change of an image (attributes, properties, tags, status, data) sets a new
+    ``updated_at`` in the database, so a document rendered for the ``updated_at`` a query
+    just returned is the current one, whichever process made the change. A list therefore
+    reads only ids and timestamps and serializes only images it has not seen in that
+    version. Bounded (least recently used out), so memory stays flat.
+    """
+
+    def __init__(self, capacity: int = 10000) -> None:
+        self.capacity = capacity
+        self._docs: OrderedDict[str, tuple[datetime, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[tuple[str, datetime]]) -> list[bytes | None]:
+        found: list[bytes | None] = []
+        with self._lock:
+            docs = self._docs
+            for image_id, updated_at in keys:
+                entry = docs.get(image_id)
+                if entry is not None and entry[0] == updated_at:
+                    docs.move_to_end(image_id)
+                    found.append(entry[1])
+                else:
+                    found.append(None)
+        return found
+
+    def put(self, image_id: str, updated_at: datetime, document: bytes) -> None:
+        with self._lock:
+            self._docs[image_id] = (updated_at, document)
+            self._docs.move_to_end(image_id)
+            while len(self._docs) > self.capacity:
+                self._docs.popitem(last=False)

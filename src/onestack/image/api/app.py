@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.types import ASGIApp
 
 from onestack.common.auth import AuthMiddleware
 from onestack.common.clients import IdentityClient
-from onestack.common.errors import OnestackError
+from onestack.common.errors import Conflict, OnestackError
 from onestack.common.http import http_exception_to_error
 from onestack.common.policy import Enforcer
 from onestack.image.api import data, discovery, images, members
@@ -35,9 +36,18 @@ def build(service: ImageService, enforcer: Enforcer, identity: IdentityClient) -
         assert isinstance(exc, HTTPException)
         return fault(http_exception_to_error(exc))
 
+    async def on_integrity(_request: Request, _exc: Exception) -> Response:
+        # Two requests raced to create the same row (an image id, a member, a tag): the
+        # loser's insert hit the unique key. The first writer won: a conflict, not a crash.
+        return fault(Conflict("The resource was created by a concurrent request."))
+
     app = Starlette(
         routes=routes,
-        exception_handlers={OnestackError: on_error, HTTPException: on_http},
+        exception_handlers={
+            OnestackError: on_error,
+            HTTPException: on_http,
+            IntegrityError: on_integrity,
+        },
     )
     app.add_middleware(
         AuthMiddleware, identity=identity, fault=fault, public=discovery.is_public, routes=routes

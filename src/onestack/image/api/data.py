@@ -96,10 +96,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
         last = int(last_text) if last_text else size - 1
     except ValueError:
         raise BadRequest(f"Invalid Range header {header!r}.") from None
-    if first > last:
-        raise BadRequest(f"Invalid Range header {header!r}.")
     if first >= size:
         return None
+    if first > last:
+        raise BadRequest(f"Invalid Range header {header!r}.")
     return first, min(last, size - 1)
 
 
