@@ -9,10 +9,10 @@ keyset condition.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from onestack.common.errors import BadRequest, NotFound
@@ -72,6 +72,9 @@ def _int(name: str, value: str) -> int:
 
 
 def _time(name: str, text: str) -> ColumnElement[bool]:
+    """A created_at/updated_at comparison. Images show their times in whole seconds, and a
+    client filters with the times it was shown, so a stored time compares as its whole second
+    (S = floor(column)): "gt:12:00:05Z" must not match an image shown as 12:00:05."""
     operator, _, value = text.partition(":")
     if operator not in TIME_OPERATORS or not value:
         operator, value = "eq", text
@@ -81,14 +84,19 @@ def _time(name: str, text: str) -> ColumnElement[bool]:
         raise BadRequest(f"Invalid timestamp {value!r} for '{name}'.") from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
+    floor = moment.replace(microsecond=0)
+    whole = floor == moment
+    ceil = floor if whole else floor + timedelta(seconds=1)
+    next_second = floor + timedelta(seconds=1)
     column = getattr(Image, name)
+    same_second = and_(column >= floor, column < next_second) if whole else false()
     return {
-        "gt": column > moment,
-        "gte": column >= moment,
-        "lt": column < moment,
-        "lte": column <= moment,
-        "eq": column == moment,
-        "neq": column != moment,
+        "gt": column >= next_second,  # S > T  <=>  S >= floor(T) + 1
+        "gte": column >= ceil,  # S >= T  <=>  S >= ceil(T)
+        "lt": column < ceil,  # S < T  <=>  S < ceil(T)
+        "lte": column < next_second,  # S <= T  <=>  S <= floor(T)
+        "eq": same_second,
+        "neq": not_(same_second),
     }[operator]
 
 

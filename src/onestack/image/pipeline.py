@@ -19,7 +19,7 @@ from onestack.common.errors import PayloadTooLarge
 from onestack.image.drivers.base import StoreWriter
 from onestack.image.formats import FormatSniffer
 
-BATCH_BYTES = 4 * 1024 * 1024
+BATCH_BYTES = 2 * 1024 * 1024
 HASH_ALGO = "sha512"
 
 # Shared by every transfer; threads only run hashing and writes, so they never wait on locks.

@@ -296,6 +296,23 @@ class Records:
             image.updated_at = utcnow()
 
 
+def from_v20_patch(patch: Any) -> Any:
+    """The deprecated v2.0 patch names the operation as the key ({"replace": "/name",
+    "value": ...}); rewrite it as a v2.1 patch ({"op": "replace", "path": "/name", ...})."""
+    if not isinstance(patch, list):
+        return patch
+    rewritten: list[Any] = []
+    for item in patch:
+        ops = [op for op in ("add", "replace", "remove") if isinstance(item, dict) and op in item]
+        if len(ops) != 1:
+            rewritten.append(item)
+            continue
+        op = ops[0]
+        changed = {k: v for k, v in item.items() if k != op}
+        rewritten.append({"op": op, "path": item[op], **changed})
+    return rewritten
+
+
 def _parse_patch(patch: Any) -> list[tuple[str, str, Any]]:
     """Check a JSON patch (add/replace/remove of one attribute each) before anything changes."""
     if not isinstance(patch, list):

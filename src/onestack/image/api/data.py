@@ -13,7 +13,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from onestack.common.errors import BadRequest, NotFound, OnestackError, UnsupportedMediaType
+from onestack.common.errors import (
+    BadRequest,
+    NotFound,
+    OnestackError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from onestack.common.http import read_json
 from onestack.image.api.common import Api, run
 from onestack.image.data import Download, Transfer
@@ -41,6 +47,16 @@ def _content_md5(request: Request) -> str | None:
         raise BadRequest("Content-MD5 is neither base64 nor hex.") from None
 
 
+def _declared_size(request: Request) -> int | None:
+    """The size a client announced in x-openstack-image-size (checked against the data)."""
+    value = request.headers.get("x-openstack-image-size")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise BadRequest(f"Invalid x-openstack-image-size {value!r}: a size in bytes.")
+    return int(value)
+
+
 async def _chunks(request: Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.stream():
@@ -52,14 +68,23 @@ async def _chunks(request: Request) -> AsyncIterator[bytes]:
 async def receive_data(api: Api, request: Request, transfer: Transfer, staging: bool) -> None:
     """Stream the request body into the transfer's writer, verify it, and commit it."""
     data = api.service.data
+    too_large = "Image exceeds the storage quota or the maximum image size."
     try:
-        too_large = "Image exceeds the storage quota or the maximum image size."
+        declared = _declared_size(request)
+        limit = transfer.max_bytes
+        if declared is not None and limit is not None and declared > limit:
+            raise PayloadTooLarge(too_large)
         transferred = await Pipeline(transfer.writer, transfer.max_bytes, too_large).consume(
             _chunks(request)
         )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) != transferred.size:
             raise ClientGone(f"Got {transferred.size} bytes of the {length} announced.")
+        if declared is not None and declared != transferred.size:
+            raise BadRequest(
+                f"Image size mismatch: x-openstack-image-size says {declared} bytes, "
+                f"{transferred.size} were received."
+            )
         expected = _content_md5(request)
         if expected is not None and expected != transferred.checksum:
             raise BadRequest(
@@ -195,6 +220,8 @@ def routes(api: Api) -> list[Route]:
                 raise NotFound(f"No image data found for image {image_id}") from None
 
         range_header = request.headers.get("range")
+        if range_header and "," in range_header:
+            raise BadRequest("Multi-range requests are not supported.")
         if range_header:
             try:
                 span = _parse_range(range_header, found.size)

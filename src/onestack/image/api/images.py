@@ -13,6 +13,7 @@ from onestack.common.errors import BadRequest, UnsupportedMediaType
 from onestack.common.http import JSONResponse, read_json
 from onestack.image.api.common import Api, run
 from onestack.image.data import IMPORT_METHODS
+from onestack.image.records import from_v20_patch
 from onestack.image.views import SCHEMA_IMAGES
 
 PATCH_TYPES = (
@@ -67,6 +68,8 @@ def routes(api: Api) -> list[Route]:
             patch = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise BadRequest("Malformed request body: it is not valid JSON.") from None
+        if media == PATCH_TYPES[1]:
+            patch = from_v20_patch(patch)
         image = await run(records.update, caller, request.path_params["image_id"], patch, check)
         return JSONResponse(image)
 
