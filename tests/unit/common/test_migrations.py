@@ -13,9 +13,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 import onestack.identity.models  # noqa: F401  (registers the tables)
+import onestack.image.models  # noqa: F401
 from onestack.common.db import Base, Database
 
-SERVICES = ["identity"]
+SERVICES = ["identity", "image"]
 
 
 def _server_url(kind: str) -> str | None:
@@ -69,6 +70,7 @@ def test_upgrade_matches_models_and_downgrades(database: Database) -> None:
     database.upgrade(SERVICES)
     tables = set(inspect(database.engine).get_table_names())
     assert {"identity_user", "identity_project", "identity_assignment"} <= tables
+    assert {"image_image", "image_property", "image_tag", "image_member", "image_quota"} <= tables
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
