@@ -1027,13 +1027,15 @@ def raw_http(
     final_chunk: bool = True,
     wait_before_end: float = 0.0,
     close_early: bool = False,
+    before_close: Callable[[], None] | None = None,
 ) -> tuple[int | None, bytes, bool]:
     """Send a request over a plain socket, the body in `chunks` (chunked transfer encoding
     unless the headers carry a Content-Length).
 
     Returns (status or None, raw response, answered_before_end): whether the server answered
     before the body was complete. With `close_early`, the socket is closed after the last
-    chunk without ending the body (an interrupted upload) and no response is read.
+    chunk without ending the body (an interrupted upload) and no response is read;
+    `before_close` runs just before that (e.g. to wait until the server is busy with it).
     """
     import select
 
@@ -1060,6 +1062,8 @@ def raw_http(
                 answered_early = True
                 break
         if close_early:
+            if before_close is not None:
+                before_close()
             sock.shutdown(socket.SHUT_RDWR)
             return None, b"", False
         if not answered_early and final_chunk:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Run Tempest's identity API tests against a running onestack.
+# Run Tempest's API tests (identity by default; image with '^tempest.api.image') against a
+# running onestack.
 #
 # Usage: tools/tempest/run.sh [STATE_DIR] [REGEX]
 #
 #   STATE_DIR  the onestack state directory of the running cloud; its clouds.yaml (cloud
 #              "onestack") says where the cloud is and the admin credentials.
 #              Default: ~/.local/share/onestack
-#   REGEX      which tests to run (tempest run --regex). Default: '^tempest.api.identity'
+#   REGEX      which tests to run (tempest run --regex). Default: '^tempest.api.identity';
+#              '^tempest.api.image.v2' runs the image tests (make_conf.py enables the image
+#              service when the cloud's catalog has an image endpoint)
 #
 # Environment:
 #   TEMPEST_VENV        virtualenv holding Tempest; created with `pip install tempest` when

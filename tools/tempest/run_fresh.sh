@@ -3,7 +3,8 @@
 #
 # Usage: tools/tempest/run_fresh.sh [REGEX]
 #
-#   REGEX  passed to run.sh (default: '^tempest.api.identity')
+#   REGEX  passed to run.sh (default: '^tempest.api.identity'; '^tempest.api.image.v2' for the
+#          image service)
 #
 # Environment: TEMPEST_ONESTACK_PORT (default 5071), TEMPEST_ONESTACK_STATE (default
 # /tmp/tempest-state; removed and recreated), and whatever run.sh reads (TEMPEST_VENV, ...).
