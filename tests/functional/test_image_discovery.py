@@ -136,3 +136,24 @@ def test_unknown_paths_and_methods(image_owner: ImageUser) -> None:
     image = image_owner.create()
     resp = image_owner.http.post(f"/images/{image['id']}", json={})
     assert resp.status_code == 405, resp.text
+
+
+def test_empty_image_id_is_404(image_owner: ImageUser) -> None:
+    """GET/DELETE /v2/images/ (no id) is a missing image, not the list (Tempest:
+    ImagesNegativeTest.test_get_image_null_id, test_delete_image_null_id)."""
+    for method in ("GET", "DELETE"):
+        resp = image_owner.http.request(method, "/images/", follow_redirects=True)
+        assert resp.status_code == 404, (method, resp.status_code, resp.text[:300])
+
+
+def test_image_tasks_when_the_version_is_advertised(image_owner: ImageUser) -> None:
+    """GET /v2/images/{id}/tasks exists "Since Image API v2.12": a cloud that advertises
+    2.12 or later answers 200 with a (possibly empty) list."""
+    versions = httpx.get(image_owner.image_url + "/", timeout=30).json()["versions"]
+    minors = [int(v["id"].split(".")[1]) for v in versions if v["id"].startswith("v2.")]
+    if max(minors) < 12:
+        pytest.skip("the cloud does not advertise Image API 2.12")
+    image = image_owner.active_image()
+    resp = image_owner.http.get(f"/images/{image['id']}/tasks")
+    assert resp.status_code == 200, resp.text
+    assert isinstance(resp.json()["tasks"], list)

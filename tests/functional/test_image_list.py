@@ -137,6 +137,31 @@ def test_filter_by_name_and_in_operator(image_owner: ImageUser, catalog: Catalog
     assert set(_query(image_owner, catalog, id="in:" + ",".join(sorted(ids)))) == ids
 
 
+@pytest.mark.parametrize(
+    ("letter", "attribute"),
+    [("c", "size"), ("c", "checksum"), ("a", "min_ram"), ("b", "virtual_size")],
+)
+def test_direct_comparison_filters(
+    image_owner: ImageUser, catalog: Catalog, letter: str, attribute: str
+) -> None:
+    """ "A client can provide direct comparison filters by using most image attributes"
+    (Tempest: ListUserImagesTest.test_list_images_param_size filters on size)."""
+    image = _current(image_owner, catalog)[letter]
+    assert _query(image_owner, catalog, **{attribute: str(image[attribute])}) == [image["id"]]
+
+
+def test_filter_by_custom_property(image_owner: ImageUser, catalog: Catalog) -> None:
+    """Glance also compares additional properties (`?os_distro=...`)."""
+    b = catalog.images["b"]["id"]
+    resp = image_owner.patch(b, [{"op": "add", "path": "/os_distro", "value": catalog.tag}])
+    assert resp.status_code == 200, resp.text
+    try:
+        assert _query(image_owner, catalog, os_distro=catalog.tag) == [b]
+        assert _query(image_owner, catalog, os_distro="something-else") == []
+    finally:
+        image_owner.patch(b, [{"op": "remove", "path": "/os_distro"}])
+
+
 def test_filter_by_several_tags(image_owner: ImageUser, catalog: Catalog) -> None:
     """ "only images containing both tags will be included in the response"."""
     resp = image_owner.http.get(

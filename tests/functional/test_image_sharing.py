@@ -251,3 +251,29 @@ def test_owner_can_not_be_given_away_by_a_member(
     assert image_owner.show(image["id"])["owner"] == image_owner.project_id
     own = image_owner.create(owner=image_owner.project_id)
     assert own["owner"] == image_owner.project_id
+
+
+def test_owner_can_deactivate_and_reactivate(
+    image_owner: ImageUser, image_other: ImageUser
+) -> None:
+    """Glance's default policy lets a project member (de)activate the project's images
+    ("deactivate"/"reactivate": admin or member of the owning project); Tempest
+    BasicOperationsImagesTest.test_deactivate_reactivate_image runs as a plain member.
+    Another project may not."""
+    data = image_data(300)
+    image = image_owner.active_image(data, visibility="community")
+    iid = image["id"]
+    other = image_other.http.post(f"/images/{iid}/actions/deactivate")
+    assert other.status_code in (403, 404), other.text
+    resp = image_owner.http.post(f"/images/{iid}/actions/deactivate")
+    assert resp.status_code == 204, resp.text
+    assert image_owner.show(iid)["status"] == "deactivated"
+    assert image_owner.http.get(f"/images/{iid}/file").status_code == 403
+    assert image_other.http.post(f"/images/{iid}/actions/reactivate").status_code in (403, 404)
+    resp = image_owner.http.post(f"/images/{iid}/actions/reactivate")
+    assert resp.status_code == 204, resp.text
+    assert image_owner.http.get(f"/images/{iid}/file").content == data
+    # "The deactivate operation returns an error if the image status is not active or
+    # deactivated" (Glance: 403)
+    queued = image_owner.create()
+    assert image_owner.http.post(f"/images/{queued['id']}/actions/deactivate").status_code == 403
