@@ -72,7 +72,11 @@ def listed(caller: Caller, visibility: str | None, member_status: str) -> Column
     if visibility == "public" or visibility == "community":
         return Image.visibility == visibility
     if not project:
-        return false()
+        # Only possible with scope enforcement off: a caller of no project sees what anyone
+        # sees.
+        if visibility == "all":
+            return Image.visibility.in_(("public", "community"))
+        return Image.visibility == "public" if visibility is None else false()
     own = Image.owner == project
     shared_with_me = and_(Image.visibility == "shared", member_exists(project, statuses))
     if visibility == "private":

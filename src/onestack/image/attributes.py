@@ -6,6 +6,7 @@ same things with the same status: read-only and reserved names 403, wrong values
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -148,6 +149,6 @@ def parse_pointer(path: Any) -> str:
     if len(parts) != 1:
         raise BadRequest(f"Invalid JSON pointer {path!r}: nested paths are not allowed.")
     part = parts[0]
-    if "~" in part.replace("~0", "").replace("~1", ""):
+    if re.search("~(?![01])", part):
         raise BadRequest(f"Invalid JSON pointer {path!r}: bad escape.")
     return part.replace("~1", "/").replace("~0", "~")

@@ -263,6 +263,11 @@ class ImageData:
         """Make the store and the records agree after a crash: reset uploads and imports of
         dead processes, and remove files no image refers to."""
         counts = {"reset": 0, "orphans": 0, "temporary": 0}
+        # The store is listed before the records are read: a file another live process commits
+        # after the listing is not looked at, and one committed before it belongs to a record
+        # that is either still busy (upload_owner set) or already refers to it.
+        stored = list(self.store.locations())
+        staged_files = list(self.staging.locations())
         with self.db.write() as session:
             rows = session.scalars(
                 select(Image).where(Image.status.in_((*BUSY, "uploading")))
@@ -294,12 +299,12 @@ class ImageData:
                     select(Image.id).where(Image.status.in_(("uploading", "importing")))
                 )
             )
-        for location in list(self.store.locations()):
+        for location in stored:
             image_id = location.rpartition("/")[2]
             if location not in referenced and image_id not in busy:
                 self.store.delete(location)
                 counts["orphans"] += 1
-        for location in list(self.staging.locations()):
+        for location in staged_files:
             if location.rpartition("/")[2] not in staged_ids:
                 self.staging.delete(location)
                 counts["orphans"] += 1

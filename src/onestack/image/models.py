@@ -87,3 +87,12 @@ class ImageQuota(Base):
     image_size_total: Mapped[int | None] = mapped_column(BigInteger)
     image_stage_total: Mapped[int | None] = mapped_column(BigInteger)
     image_count_uploading: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DeletedImage(Base):
+    """Ids of deleted images, so that none is ever reused (OSSN-0075)."""
+
+    __tablename__ = "image_deleted"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(ID)
+    deleted_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

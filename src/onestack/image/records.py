@@ -21,7 +21,7 @@ from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound, Pa
 from onestack.image import attributes as attrs
 from onestack.image import listing
 from onestack.image.access import Caller, find_image
-from onestack.image.models import Image, ImageProperty, ImageTag
+from onestack.image.models import DeletedImage, Image, ImageProperty, ImageTag
 from onestack.image.quotas import Quotas
 from onestack.image.views import RenderedImages, image_view
 
@@ -113,10 +113,18 @@ class Records:
                 image_id for (image_id, _), doc in zip(keys, documents, strict=True) if doc is None
             ]
             if missing:
+                # On a database server these rows are read in a later statement than the page
+                # keys (READ COMMITTED): an image changed in between shows its newer version,
+                # and one deleted in between is left out.
                 images = session.scalars(select(Image).where(Image.id.in_(missing))).all()
+                fresh: dict[str, bytes] = {}
                 for image, view in zip(images, self.views(session, images), strict=True):
-                    self.rendered.put(image.id, image.updated_at, orjson.dumps(view))
-                documents = self.rendered.get_many(keys)
+                    fresh[image.id] = orjson.dumps(view)
+                    self.rendered.put(image.id, image.updated_at, fresh[image.id])
+                documents = [
+                    doc if doc is not None else fresh.get(image_id)
+                    for (image_id, _), doc in zip(keys, documents, strict=True)
+                ]
         page = [doc for doc in documents if doc is not None]
         next_marker = keys[-1][0] if keys and len(keys) == query.limit else None
         return page, next_marker
@@ -148,7 +156,12 @@ class Records:
             raise PayloadTooLarge(f"An image may have at most {MAX_TAGS} tags.")
         image_id = values.pop("id", None) or str(uuid.uuid4())
         with self.db.write() as session:
-            if session.get(Image, image_id) is not None:
+            if (
+                session.get(Image, image_id) is not None
+                or session.get(DeletedImage, image_id) is not None
+            ):
+                # A deleted image's id is never given out again (OSSN-0075): clients and
+                # caches that still hold it must not reach someone else's new data.
                 raise Conflict(f"Image with identifier {image_id} already exists!")
             if owner:
                 self.quotas.check_count(session, owner)
@@ -257,6 +270,7 @@ class Records:
                 raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
             location = image.location
             session.delete(image)
+            session.add(DeletedImage(id=image_id, owner=image.owner, deleted_at=utcnow()))
         return [location] if location else []
 
     def set_active(self, caller: Caller, image_id: str, active: bool, check: Check) -> None:

@@ -149,12 +149,6 @@ def test_caller_without_project_lists_by_visibility(db: Database, images: dict[s
     assert names_listed(db, NOBODY, "shared") == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: listed() returns false() for a caller without a project before looking at "
-    "visibility, so visibility=all (and the default list) hide the public and community "
-    "images that visibility=public/community and show (visible()) give the same caller",
-)
 def test_caller_without_project_all_is_a_superset(db: Database, images: dict[str, str]) -> None:
     everyone = {"own_public", "other_public", "own_community", "other_community"}
     assert names_listed(db, NOBODY, "all") == everyone

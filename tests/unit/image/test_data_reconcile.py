@@ -213,12 +213,6 @@ def test_reconcile_keeps_the_files_of_live_foreign_processes(
     assert row(db, image_id).upload_owner == other
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: reconcile reads the records, then lists the store; data another live "
-    "process commits in between (an upload begun after the records were read) is deleted "
-    "as an orphan, and that image then becomes active without its data",
-)
 def test_reconcile_keeps_data_committed_while_it_runs(
     db: Database, service: ImageService, make_image: MakeImage, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -126,11 +126,6 @@ def test_create_with_a_taken_id(records: Records) -> None:
         create(records, id=image["id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: images are deleted outright, so their id can be given to a new image "
-    "(Glance answers 409: a deleted image's id is never reused, OSSN-0075)",
-)
 def test_a_deleted_image_id_is_not_reused(records: Records) -> None:
     image_id = create(records)["id"]
     records.delete(OWNER, image_id, Checks())
@@ -253,15 +248,6 @@ def test_image_updated_while_a_page_is_read(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    if any_db.dialect == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: list_page reads the page's (id, updated_at) and then the rows to "
-                "render in two statements; under READ COMMITTED an image updated in between is "
-                "rendered for its new updated_at, does not match the key, and is left out",
-            )
-        )
     records = ImageService(any_db, Settings(state_dir=tmp_path)).records
     ids = [make_any_image(name=f"n{i}") for i in range(3)]
     read_page = listing.page
