@@ -14,12 +14,14 @@ import hashlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from onestack.common.errors import PayloadTooLarge
 from onestack.image.drivers.base import StoreWriter
 from onestack.image.formats import FormatSniffer
 
 BATCH_BYTES = 2 * 1024 * 1024
+BATCH_CHUNKS = 512  # tiny chunks: bound the per-chunk calls a batch makes
 HASH_ALGO = "sha512"
 
 # Shared by every transfer; threads only run hashing and writes, so they never wait on locks.
@@ -44,21 +46,30 @@ class Pipeline:
         self.sniffer = FormatSniffer()
         self.size = 0
 
-    def _write(self, batch: bytearray) -> None:
-        self.sniffer.update(batch)
-        self.writer.write(batch)
+    def _write(self, batch: list[bytes]) -> None:
+        for chunk in batch:
+            self.sniffer.update(chunk)
+        self.writer.write_many(batch)
 
-    async def _dispatch(self, batch: bytearray) -> None:
+    @staticmethod
+    def _hash(hasher: Any, batch: list[bytes]) -> None:
+        for chunk in batch:
+            hasher.update(chunk)
+
+    async def _dispatch(self, batch: list[bytes]) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.gather(
-            loop.run_in_executor(_workers, self.md5.update, batch),
-            loop.run_in_executor(_workers, self.sha.update, batch),
+            loop.run_in_executor(_workers, self._hash, self.md5, batch),
+            loop.run_in_executor(_workers, self._hash, self.sha, batch),
             loop.run_in_executor(_workers, self._write, batch),
         )
 
     async def consume(self, chunks: AsyncIterator[bytes]) -> Transferred:
+        # A batch is the list of received chunks, never joined: every byte is copied once
+        # (into the page cache) rather than twice.
         pending: asyncio.Future[None] | None = None
-        batch = bytearray()
+        batch: list[bytes] = []
+        batch_bytes = 0
         try:
             async for chunk in chunks:
                 if not chunk:
@@ -66,12 +77,14 @@ class Pipeline:
                 self.size += len(chunk)
                 if self.max_bytes is not None and self.size > self.max_bytes:
                     raise PayloadTooLarge(self.too_large)
-                batch += chunk
-                if len(batch) >= BATCH_BYTES:
+                batch.append(chunk)
+                batch_bytes += len(chunk)
+                if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_CHUNKS:
                     if pending is not None:
                         await pending
                     pending = asyncio.ensure_future(self._dispatch(batch))
-                    batch = bytearray()
+                    batch = []
+                    batch_bytes = 0
             if pending is not None:
                 await pending
                 pending = None

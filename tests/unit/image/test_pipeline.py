@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -52,10 +52,15 @@ class RecordingWriter(StoreWriter):
         return len(self.data)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.write_many([data])
+
+    def write_many(self, chunks: Sequence[bytes | bytearray | memoryview]) -> None:
+        """One entry in ``writes`` per batch the pipeline hands over."""
         if self.fail_after is not None and len(self.writes) >= self.fail_after:
             raise OSError(28, "No space left on device")
-        self.writes.append(len(data))
-        self.data += data
+        self.writes.append(sum(len(c) for c in chunks))
+        for chunk in chunks:
+            self.data += chunk
 
     def commit(self) -> str:
         return "xx/committed"

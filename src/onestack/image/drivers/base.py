@@ -10,13 +10,20 @@ it; the object-storage store (later) will do the same with its own primitives.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+
+Buffer = bytes | bytearray | memoryview
 
 
 class StoreWriter(abc.ABC):
     @abc.abstractmethod
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def write(self, data: Buffer) -> None:
         """Append data (called from a worker thread, never concurrently for one writer)."""
+
+    def write_many(self, chunks: Sequence[Buffer]) -> None:
+        """Append several buffers in order (a store may do it in one call)."""
+        for chunk in chunks:
+            self.write(chunk)
 
     @abc.abstractmethod
     def commit(self) -> str:
