@@ -236,21 +236,27 @@ def test_time_comparison_filters(
 
 
 def test_time_filters_see_updates_and_time_zones(image_owner: ImageUser, catalog: Catalog) -> None:
-    current = _current(image_owner, catalog)
-    a = current["a"]
-    others = [img for letter, img in current.items() if letter in VISIBLE and letter != "a"]
+    before = _current(image_owner, catalog)
+    others = [img for letter, img in before.items() if letter in VISIBLE and letter != "a"]
     latest_other = max(_ts(img["updated_at"]) for img in others)
-    assert _ts(a["updated_at"]) > latest_other  # a was patched a second after the rest
+    while datetime.now(UTC) < latest_other + timedelta(seconds=1.05):
+        time.sleep(0.1)
+    a_id = catalog.images["a"]["id"]
+    ops = [{"op": "replace", "path": "/min_ram", "value": before["a"]["min_ram"] + 1}]
+    resp = image_owner.patch(a_id, ops)
+    assert resp.status_code == 200, resp.text
+    a = image_owner.show(a_id)
+    assert _ts(a["updated_at"]) > latest_other, (a["updated_at"], latest_other)
     stamp = latest_other.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert _query(image_owner, catalog, updated_at=f"gt:{stamp}") == [a["id"]]
+    assert _query(image_owner, catalog, updated_at=f"gt:{stamp}") == [a_id]
     # "If you omit the time zone, the UTC time zone is assumed."
     naive = latest_other.strftime("%Y-%m-%dT%H:%M:%S")
-    assert _query(image_owner, catalog, updated_at=f"gt:{naive}") == [a["id"]]
+    assert _query(image_owner, catalog, updated_at=f"gt:{naive}") == [a_id]
     # the same instant written with a +02:00 offset
     plus_two = latest_other.astimezone(timezone(timedelta(hours=2))).isoformat()
-    assert _query(image_owner, catalog, updated_at=f"gt:{plus_two}") == [a["id"]]
-    assert _query(image_owner, catalog, updated_at=f"lte:{plus_two}") != []
-    assert a["id"] not in _query(image_owner, catalog, updated_at=f"lte:{plus_two}")
+    assert _query(image_owner, catalog, updated_at=f"gt:{plus_two}") == [a_id]
+    older = _query(image_owner, catalog, updated_at=f"lte:{plus_two}")
+    assert older and a_id not in older
     assert _query(image_owner, catalog, created_at="lt:2000-01-01T00:00:00Z") == []
 
 

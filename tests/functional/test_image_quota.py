@@ -53,8 +53,16 @@ def _stored_bytes(server: Server) -> int | None:
 
 
 def _put(
-    user: ImageUser, image_id: str, data: bytes, *, chunked: bool, path: str = "file"
+    user: ImageUser,
+    image_id: str,
+    data: bytes,
+    *,
+    chunked: bool,
+    path: str = "file",
+    wait_before_end: float = 0.0,
 ) -> tuple[int | None, bool]:
+    """PUT `data`; (status, whether the server answered before the body was complete). With
+    `wait_before_end`, the last bytes wait that long for an early answer."""
     headers = {"X-Auth-Token": user.token, "Content-Type": "application/octet-stream"}
     if not chunked:
         headers["Content-Length"] = str(len(data))
@@ -64,7 +72,7 @@ def _put(
         "PUT",
         headers,
         chunks,
-        wait_before_end=10.0,
+        wait_before_end=wait_before_end,
     )
     return status, answered_early
 
@@ -150,7 +158,9 @@ def test_size_quota_holds_during_a_chunked_upload(
 
     c = image_owner.create(disk_format="raw", container_format="bare")
     before = _stored_bytes(server)
-    status, answered_early = _put(image_owner, c["id"], image_data(6 * MIB), chunked=True)
+    status, answered_early = _put(
+        image_owner, c["id"], image_data(6 * MIB), chunked=True, wait_before_end=10.0
+    )
     assert status == 413
     assert answered_early, "the server refused the upload only after the whole body"
     _assert_nothing_stored(image_owner, c["id"])
