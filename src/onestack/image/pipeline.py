@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from onestack.common.errors import PayloadTooLarge
 from onestack.image.drivers.base import StoreWriter
@@ -46,27 +45,22 @@ class Pipeline:
         self.sniffer = FormatSniffer()
         self.size = 0
 
-    def _write(self, batch: list[bytes]) -> None:
-        for chunk in batch:
-            self.sniffer.update(chunk)
-        self.writer.write_many(batch)
-
-    @staticmethod
-    def _hash(hasher: Any, batch: list[bytes]) -> None:
-        for chunk in batch:
-            hasher.update(chunk)
+    def _write(self, data: bytes) -> None:
+        self.sniffer.update(data)
+        self.writer.write(data)
 
     async def _dispatch(self, batch: list[bytes]) -> None:
+        # One joined buffer per batch: each hash then runs over 2 MiB in one call, without
+        # the GIL, instead of taking the GIL back for every 64 KiB chunk.
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
         loop = asyncio.get_running_loop()
         await asyncio.gather(
-            loop.run_in_executor(_workers, self._hash, self.md5, batch),
-            loop.run_in_executor(_workers, self._hash, self.sha, batch),
-            loop.run_in_executor(_workers, self._write, batch),
+            loop.run_in_executor(_workers, self.md5.update, data),
+            loop.run_in_executor(_workers, self.sha.update, data),
+            loop.run_in_executor(_workers, self._write, data),
         )
 
     async def consume(self, chunks: AsyncIterator[bytes]) -> Transferred:
-        # A batch is the list of received chunks, never joined: every byte is copied once
-        # (into the page cache) rather than twice.
         pending: asyncio.Future[None] | None = None
         batch: list[bytes] = []
         batch_bytes = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 
@@ -140,14 +141,22 @@ class DataResponse(Response):
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         loop = asyncio.get_running_loop()
+        ahead: asyncio.Future[bytes | None] | None = None
         try:
+            # One chunk read ahead: the disk read of the next chunk overlaps sending this one.
+            ahead = loop.run_in_executor(None, next, self.chunks, None)
             while True:
-                chunk = await loop.run_in_executor(None, next, self.chunks, None)
+                chunk = await ahead
                 if chunk is None:
                     break
+                ahead = loop.run_in_executor(None, next, self.chunks, None)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            if ahead is not None and not ahead.done():
+                # The reader thread must be done with the generator before it is closed.
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(ahead)
             close = getattr(self.chunks, "close", None)
             if close is not None:
                 close()
