@@ -7,23 +7,28 @@ instead of one failing with "database is locked" when it upgrades a read lock.
 
 from __future__ import annotations
 
+import functools
+import random
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def _sqlite_table_hint(_compiler: Any, _table: Any, text: str | None) -> str | None:
@@ -136,6 +141,42 @@ class Database:
 
     def downgrade(self, services: list[str], revision: str = "base") -> None:
         command.downgrade(self.alembic_config(services), revision)
+
+
+# Errors after which the same transaction, run again, can succeed: MySQL/MariaDB deadlock
+# (1213) and lock wait timeout (1205); PostgreSQL deadlock (40P01) and serialization failure
+# (40001).
+RETRYABLE_MYSQL = {1205, 1213}
+RETRYABLE_PGCODES = {"40P01", "40001"}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in RETRYABLE_PGCODES:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    return len(args) > 0 and args[0] in RETRYABLE_MYSQL
+
+
+def retrying(func: Callable[..., T], attempts: int = 5) -> Callable[..., T]:
+    """``func`` (one whole write transaction, nothing else) run again when the database
+    chose it as a deadlock victim, after a short random pause."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(attempts):
+            try:
+                return func(*args, **kwargs)
+            except DBAPIError as exc:
+                if attempt == attempts - 1 or not is_retryable(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def null_pool_engine(url: str) -> Engine:

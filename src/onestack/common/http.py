@@ -140,10 +140,12 @@ class ServiceMiddleware:
         token = request_id_var.set(request_id)
         scope["onestack.request_id"] = request_id
         status_holder = [500]
+        response_started = [False]
         id_header = (b"x-openstack-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                response_started[0] = True
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], id_header]
@@ -162,7 +164,10 @@ class ServiceMiddleware:
             await self.app(scope, _limit_receive(receive, self.max_body), send_with_id)
         except Exception:
             log.exception("unhandled error")
-            await self.fault(OnestackError())(scope, receive, send_with_id)
+            # Starlette's error middleware may have answered 500 already and re-raised:
+            # a second response would break the connection.
+            if not response_started[0]:
+                await self.fault(OnestackError())(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -13,24 +13,28 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from onestack.common.config import ImageSettings
-from onestack.common.db import Database, utcnow
+from onestack.common.db import Database, retrying, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, Gone
 from onestack.image.access import Caller, find_image
 from onestack.image.drivers.base import Store, StoreWriter
-from onestack.image.models import Image
+from onestack.image.models import Image, ImageTask
 from onestack.image.pipeline import HASH_ALGO, Transferred
 from onestack.image.quotas import Quotas
 from onestack.image.records import Check, target
+from onestack.image.views import isotime
 
 log = logging.getLogger(__name__)
 
 IMPORT_METHODS = ("glance-direct",)
+TASK_LIFETIME = timedelta(hours=48)  # as Glance's task_time_to_live
 BUSY = ("saving", "importing")
 
 
@@ -68,6 +72,7 @@ class Transfer:
     max_bytes: int | None
     writer: StoreWriter
     staging: bool
+    task_id: str | None = None
 
 
 @dataclass
@@ -97,6 +102,7 @@ class ImageData:
 
     # -- upload and stage --------------------------------------------------------------------
 
+    @retrying
     def begin(self, caller: Caller, image_id: str, check: Check, staging: bool) -> Transfer:
         """Claim the image for new data (queued → saving, or → uploading when staging)."""
         writer = (self.staging if staging else self.store).writer(image_id, self.owner)
@@ -164,6 +170,7 @@ class ImageData:
         transfer.writer.abort()
         self._reset(transfer.image_id, "uploading" if transfer.staging else "saving")
 
+    @retrying
     def _reset(self, image_id: str, status: str) -> None:
         with self.db.write() as session:
             image = session.get(Image, image_id, with_for_update=True)
@@ -174,7 +181,11 @@ class ImageData:
 
     # -- import (glance-direct) ---------------------------------------------------------------
 
-    def begin_import(self, caller: Caller, image_id: str, method: Any, check: Check) -> Transfer:
+    @retrying
+    def begin_import(
+        self, caller: Caller, image_id: str, body: dict[str, Any], request_id: str, check: Check
+    ) -> Transfer:
+        method = body.get("method")
         if not isinstance(method, dict) or not isinstance(method.get("name"), str):
             raise BadRequest("The import request needs a 'method' object with a 'name'.")
         name = method["name"]
@@ -194,14 +205,36 @@ class ImageData:
                 )
             image.status = "importing"
             image.upload_owner = self.owner
-            image.updated_at = utcnow()
+            now = utcnow()
+            image.updated_at = now
             owner, disk_format = image.owner, image.disk_format
+            task_id = str(uuid.uuid4())
+            session.add(
+                ImageTask(
+                    id=task_id,
+                    image_id=image_id,
+                    type="api_image_import",
+                    status="processing",
+                    owner=owner,
+                    user_id=caller.user_id,
+                    request_id=request_id,
+                    input={
+                        "image_id": image_id,
+                        "import_req": body,
+                        "backend": [self.store.id],
+                    },
+                    message="",
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=now + TASK_LIFETIME,
+                )
+            )
         try:
             writer = self.store.writer(image_id, self.owner)
-        except BaseException:
-            self.fail_import_record(image_id)
+        except BaseException as exc:
+            self.fail_import_record(image_id, task_id, str(exc))
             raise
-        return Transfer(image_id, owner, disk_format, None, writer, False)
+        return Transfer(image_id, owner, disk_format, None, writer, False, task_id)
 
     def staged_location(self, image_id: str) -> str:
         return self.staging.location_for(image_id)
@@ -219,23 +252,47 @@ class ImageData:
                 image.staged_size = None
                 image.updated_at = utcnow()
                 self._activate(image, location, data)
+                self._end_task(session, transfer.task_id, "success", "Import complete")
         except BaseException:
             self.store.delete(location)
             raise
         self.staging.delete(self.staged_location(transfer.image_id))
 
-    def fail_import(self, transfer: Transfer) -> None:
+    def fail_import(self, transfer: Transfer, reason: str) -> None:
         transfer.writer.abort()
-        self.fail_import_record(transfer.image_id)
+        self.fail_import_record(transfer.image_id, transfer.task_id, reason)
 
-    def fail_import_record(self, image_id: str) -> None:
+    @staticmethod
+    def _end_task(session: Any, task_id: str | None, status: str, message: str) -> None:
+        task = session.get(ImageTask, task_id) if task_id else None
+        if task is not None:
+            task.status = status
+            task.message = message
+            task.updated_at = utcnow()
+            if status == "success":
+                task.result = {"image_id": task.image_id}
+
+    @retrying
+    def fail_import_record(self, image_id: str, task_id: str | None, reason: str) -> None:
         """Back to staged (the staged data is still there) so the import can be retried."""
         with self.db.write() as session:
+            self._end_task(session, task_id, "failure", reason[:1000])
             image = session.get(Image, image_id, with_for_update=True)
             if image is not None and image.status == "importing":
                 image.status = "uploading"
                 image.upload_owner = None
                 image.updated_at = utcnow()
+
+    def tasks(self, caller: Caller, image_id: str, check: Check) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            image = find_image(session, caller, image_id)
+            check("image:get_image", target(image))
+            rows = session.scalars(
+                select(ImageTask)
+                .where(ImageTask.image_id == image_id)
+                .order_by(ImageTask.created_at)
+            )
+            return [task_view(task) for task in rows]
 
     # -- download ---------------------------------------------------------------------------
 
@@ -314,3 +371,23 @@ class ImageData:
 
         counts["temporary"] = self.store.abandoned(live) + self.staging.abandoned(live)
         return counts
+
+
+def task_view(task: ImageTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.type,
+        "status": task.status,
+        "owner": task.owner,
+        "user_id": task.user_id,
+        "request_id": task.request_id,
+        "image_id": task.image_id,
+        "input": task.input,
+        "result": task.result,
+        "message": task.message,
+        "created_at": isotime(task.created_at),
+        "updated_at": isotime(task.updated_at),
+        "expires_at": isotime(task.expires_at),
+        "deleted": False,
+        "deleted_at": None,
+    }

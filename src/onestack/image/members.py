@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from onestack.common.db import Database, utcnow
+from onestack.common.db import Database, retrying, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from onestack.image.access import Caller, find_image
 from onestack.image.models import ImageMember
@@ -45,6 +45,7 @@ class Members:
                 raise NotFound(f"Member {member_id} not found for image {image_id}.")
             return member_view(member)
 
+    @retrying
     def add(self, caller: Caller, image_id: str, member_id: Any, check: Check) -> dict[str, Any]:
         if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
             raise BadRequest("'member' must be a project id.")
@@ -72,6 +73,7 @@ class Members:
             session.flush()
             return member_view(member)
 
+    @retrying
     def update(
         self, caller: Caller, image_id: str, member_id: str, status: Any, check: Check
     ) -> dict[str, Any]:
@@ -89,6 +91,7 @@ class Members:
             session.flush()
             return member_view(member)
 
+    @retrying
     def delete(self, caller: Caller, image_id: str, member_id: str, check: Check) -> None:
         with self.db.write() as session:
             image = find_image(session, caller, image_id, lock=True)

@@ -35,8 +35,9 @@ RULES: list[Rule] = [
     _rule("upload_image", OWNER_MEMBER, "Upload image data."),
     _rule("download_image", READER, "Download the data of an image the caller can see."),
     _rule("import_image", OWNER_MEMBER, "Stage and import image data."),
-    _rule("deactivate", ADMIN, "Deactivate an image."),
-    _rule("reactivate", ADMIN, "Reactivate an image."),
+    # Glance's current defaults let the owning project's members (de)activate, too.
+    _rule("deactivate", OWNER_MEMBER, "Deactivate an image."),
+    _rule("reactivate", OWNER_MEMBER, "Reactivate an image."),
     _rule("add_member", OWNER_MEMBER, "Share an image with a project."),
     _rule("delete_member", OWNER_MEMBER, "Stop sharing an image with a project."),
     _rule("get_member", OWNER_OR_MEMBER_READER, "Show an image member."),

@@ -16,7 +16,7 @@ from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from onestack.common.config import ImageSettings
-from onestack.common.db import Database, utcnow
+from onestack.common.db import Database, retrying, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from onestack.image import attributes as attrs
 from onestack.image import listing
@@ -131,6 +131,7 @@ class Records:
 
     # -- writing ----------------------------------------------------------------------------
 
+    @retrying
     def create(self, caller: Caller, body: dict[str, Any], check: Check) -> dict[str, Any]:
         values: dict[str, Any] = {}
         properties: dict[str, str] = {}
@@ -188,6 +189,7 @@ class Records:
             session.flush()
             return image_view(image, properties, sorted(tags), self.store_id)
 
+    @retrying
     def update(
         self, caller: Caller, image_id: str, patch: list[Any], check: Check
     ) -> dict[str, Any]:
@@ -259,6 +261,7 @@ class Records:
         if name != "tags":
             setattr(image, name, value)
 
+    @retrying
     def delete(self, caller: Caller, image_id: str, check: Check) -> list[str]:
         """Delete the record; returns the store locations to remove (after the commit, so a
         crash between the two leaves an unreferenced file, which the next start removes,
@@ -273,6 +276,7 @@ class Records:
             session.add(DeletedImage(id=image_id, owner=image.owner, deleted_at=utcnow()))
         return [location] if location else []
 
+    @retrying
     def set_active(self, caller: Caller, image_id: str, active: bool, check: Check) -> None:
         with self.db.write() as session:
             image = find_image(session, caller, image_id, lock=True)
@@ -286,6 +290,7 @@ class Records:
             image.status = wanted
             image.updated_at = utcnow()
 
+    @retrying
     def add_tag(self, caller: Caller, image_id: str, tag: str, check: Check) -> None:
         attrs.check_tag(tag)
         with self.db.write() as session:
@@ -299,6 +304,7 @@ class Records:
             session.add(ImageTag(image_id=image_id, value=tag))
             image.updated_at = utcnow()
 
+    @retrying
     def delete_tag(self, caller: Caller, image_id: str, tag: str, check: Check) -> None:
         with self.db.write() as session:
             image = find_image(session, caller, image_id, lock=True)

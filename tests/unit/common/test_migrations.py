@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-import onestack.identity.models  # noqa: F401  (registers the tables)
+import onestack.identity.models
 import onestack.image.models  # noqa: F401
 from onestack.common.db import Base, Database
 

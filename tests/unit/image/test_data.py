@@ -217,15 +217,19 @@ def test_stage_then_import(
     assert service.usage(OWNER)["image_stage_total"] == {"limit": -1, "usage": 1}
 
     with pytest.raises(BadRequest):
-        data.begin_import(OWNER, image_id, {"name": "web-download"}, allow)
+        data.begin_import(OWNER, image_id, {"method": {"name": "web-download"}}, "req-1", allow)
     with pytest.raises(BadRequest):
-        data.begin_import(OWNER, image_id, "glance-direct", allow)
-    transfer = data.begin_import(OWNER, image_id, {"name": "glance-direct"}, allow)
+        data.begin_import(OWNER, image_id, {"method": "glance-direct"}, "req-1", allow)
+    transfer = data.begin_import(
+        OWNER, image_id, {"method": {"name": "glance-direct"}}, "req-1", allow
+    )
     assert row(db, image_id).status == "importing"
-    data.fail_import(transfer)
+    data.fail_import(transfer, "test failure")
     assert row(db, image_id).status == "uploading"  # the import can be retried
 
-    transfer = data.begin_import(OWNER, image_id, {"name": "glance-direct"}, allow)
+    transfer = data.begin_import(
+        OWNER, image_id, {"method": {"name": "glance-direct"}}, "req-1", allow
+    )
     staged_bytes = b"".join(service.staging.read(data.staged_location(image_id)))
     data.finish_import(transfer, send(transfer, staged_bytes))
     active = row(db, image_id)
@@ -234,11 +238,19 @@ def test_stage_then_import(
     assert active.checksum == hashlib.md5(QCOW2).hexdigest()
     assert list(service.staging.locations()) == []
     assert temporary_files(service) == []
+    tasks = data.tasks(OWNER, image_id, allow)
+    assert [t["status"] for t in tasks] == ["failure", "success"]
+    assert tasks[0]["message"] == "test failure"
+    assert tasks[1]["request_id"] == "req-1"
+    assert tasks[1]["input"]["import_req"] == {"method": {"name": "glance-direct"}}
+    assert tasks[1]["result"] == {"image_id": image_id}
 
 
 def test_import_needs_staged_data(service: ImageService, queued: str) -> None:
     with pytest.raises(Conflict, match="staged"):
-        service.data.begin_import(OWNER, queued, {"name": "glance-direct"}, allow)
+        service.data.begin_import(
+            OWNER, queued, {"method": {"name": "glance-direct"}}, "req-1", allow
+        )
 
 
 def test_download_of_a_deactivated_image(service: ImageService, make_image: MakeImage) -> None:

@@ -49,6 +49,8 @@ def build(service: ImageService, enforcer: Enforcer, identity: IdentityClient) -
             IntegrityError: on_integrity,
         },
     )
+    # Glance answers 404 for /v2/images/ (an empty id), not a redirect to the list.
+    app.router.redirect_slashes = False
     app.add_middleware(
         AuthMiddleware, identity=identity, fault=fault, public=discovery.is_public, routes=routes
     )

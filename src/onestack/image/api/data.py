@@ -21,7 +21,7 @@ from onestack.common.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from onestack.common.http import read_json
+from onestack.common.http import JSONResponse, read_json
 from onestack.image.api.common import Api, run
 from onestack.image.data import Download, Transfer
 from onestack.image.pipeline import Pipeline
@@ -183,30 +183,30 @@ def routes(api: Api) -> list[Route]:
         return Response(status_code=204)
 
     async def run_import(transfer: Transfer) -> None:
-        staged = api.service.staging.read(data.staged_location(transfer.image_id))
         loop = asyncio.get_running_loop()
-
-        async def chunks() -> AsyncIterator[bytes]:
-            while True:
-                chunk = await loop.run_in_executor(None, next, staged, None)
-                if chunk is None:
-                    return
-                yield chunk
-
         try:
+            staged = api.service.staging.read(data.staged_location(transfer.image_id))
+
+            async def chunks() -> AsyncIterator[bytes]:
+                while True:
+                    chunk = await loop.run_in_executor(None, next, staged, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+
             transferred = await Pipeline(transfer.writer, None, "").consume(chunks())
             await run(data.finish_import, transfer, transferred)
-        except Exception:
+        except Exception as exc:
             log.exception("import of image %s failed", transfer.image_id)
-            await run(data.fail_import, transfer)
+            await run(data.fail_import, transfer, f"Import failed: {exc}")
 
     async def import_image(request: Request) -> Response:
-        _, caller, check = api.prepare(request)
+        ctx, caller, check = api.prepare(request)
         body = await read_json(request)
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object.")
         image_id = request.path_params["image_id"]
-        transfer = await run(data.begin_import, caller, image_id, body.get("method"), check)
+        transfer = await run(data.begin_import, caller, image_id, body, ctx.request_id, check)
         # The import goes on after the answer (202), as Glance's tasks do.
         task = asyncio.create_task(run_import(transfer))
         imports.add(task)
@@ -252,7 +252,13 @@ def routes(api: Api) -> list[Route]:
             headers["Content-MD5"] = found.checksum
         return DataResponse(open_data(), 200, headers)
 
+    async def image_tasks(request: Request) -> Response:
+        _, caller, check = api.prepare(request)
+        tasks = await api.read(data.tasks, caller, request.path_params["image_id"], check)
+        return JSONResponse({"tasks": tasks})
+
     return [
+        Route("/v2/images/{image_id}/tasks", image_tasks, methods=["GET"]),
         Route("/v2/images/{image_id}/file", upload, methods=["PUT"]),
         Route("/v2/images/{image_id}/file", download, methods=["GET"]),
         Route("/v2/images/{image_id}/stage", stage, methods=["PUT"]),

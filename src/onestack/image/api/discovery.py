@@ -65,7 +65,7 @@ def routes(api: Api) -> list[Route]:
         api.enforce(ctx, "image:get_stores")
         store = api.service.store
         return JSONResponse(
-            {"stores": [{"id": store.id, "description": store.description, "default": True}]}
+            {"stores": [{"id": store.id, "description": store.description, "default": "true"}]}
         )
 
     async def info_usage(request: Request) -> Response:
