@@ -118,3 +118,94 @@ class ImageTask(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+# --------------------------------------------------------------------------------------------
+# Metadata definitions (metadefs): namespaces of property, object and tag definitions that
+# describe what metadata other resources (images, volumes, flavors) may carry. Served under
+# /v2/metadefs by image/metadefs.py; these tables have nothing to do with image rows.
+# --------------------------------------------------------------------------------------------
+
+
+class MetadefNamespace(Base):
+    __tablename__ = "image_metadef_namespace"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Unique across all projects, as in Glance: a namespace name is a global identifier.
+    namespace: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(32))
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class MetadefResourceType(Base):
+    __tablename__ = "image_metadef_resource_type"
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    # Seeded well-known types are protected; those created by an association are not.
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class MetadefResourceTypeAssociation(Base):
+    __tablename__ = "image_metadef_resource_type_assoc"
+    namespace_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("image_metadef_namespace.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Indexed: the namespace list filters by resource type (and MariaDB wants an index for
+    # the foreign key; declaring it keeps models and migrations identical).
+    resource_type: Mapped[str] = mapped_column(
+        String(80), ForeignKey("image_metadef_resource_type.name"), primary_key=True, index=True
+    )
+    prefix: Mapped[str | None] = mapped_column(String(80))
+    properties_target: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class MetadefObject(Base):
+    __tablename__ = "image_metadef_object"
+    __table_args__ = (
+        Index("ix_image_metadef_object_ns_name", "namespace_id", "name", unique=True),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("image_metadef_namespace.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[list[str]] = mapped_column(JSON)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class MetadefProperty(Base):
+    __tablename__ = "image_metadef_property"
+    __table_args__ = (
+        Index("ix_image_metadef_property_ns_name", "namespace_id", "name", unique=True),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("image_metadef_namespace.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    # The property's JSON-schema fragment (title, type, enum, ...), without its name.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class MetadefTag(Base):
+    __tablename__ = "image_metadef_tag"
+    __table_args__ = (Index("ix_image_metadef_tag_ns_name", "namespace_id", "name", unique=True),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("image_metadef_namespace.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

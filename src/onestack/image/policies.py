@@ -46,3 +46,40 @@ RULES: list[Rule] = [
     _rule("get_usage", READER, "Show the caller's image quota usage."),
     _rule("get_stores", READER, "List the image stores."),
 ]
+
+# Metadata definitions, as Glance's defaults: an administrator manages them; readers see public
+# namespaces and their own project's private ones (visibility itself is decided by the
+# queries in image/metadefs.py, so a namespace a reader cannot see is 404, never 403).
+# ``project_id`` in a target is the namespace's owner.
+METADEF_RULES: list[Rule] = [
+    _rule(name, check, description)
+    for name, check, description in [
+        ("get_metadef_namespace", READER, "Show a metadata definition namespace."),
+        ("get_metadef_namespaces", READER, "List metadata definition namespaces."),
+        ("add_metadef_namespace", ADMIN, "Create a metadata definition namespace."),
+        ("modify_metadef_namespace", ADMIN, "Update a metadata definition namespace."),
+        ("delete_metadef_namespace", ADMIN, "Delete a metadata definition namespace."),
+        ("get_metadef_object", READER, "Show a metadata definition object."),
+        ("get_metadef_objects", READER, "List the objects of a namespace."),
+        ("add_metadef_object", ADMIN, "Create a metadata definition object."),
+        ("modify_metadef_object", ADMIN, "Update a metadata definition object."),
+        ("delete_metadef_object", ADMIN, "Delete a metadata definition object (or all)."),
+        ("get_metadef_property", READER, "Show a metadata definition property."),
+        ("get_metadef_properties", READER, "List the properties of a namespace."),
+        ("add_metadef_property", ADMIN, "Create a metadata definition property."),
+        ("modify_metadef_property", ADMIN, "Update a metadata definition property."),
+        ("remove_metadef_property", ADMIN, "Delete a metadata definition property (or all)."),
+        ("get_metadef_tag", READER, "Show a metadata definition tag."),
+        ("get_metadef_tags", READER, "List the tags of a namespace."),
+        ("add_metadef_tag", ADMIN, "Create a metadata definition tag."),
+        ("add_metadef_tags", ADMIN, "Create several metadata definition tags at once."),
+        ("modify_metadef_tag", ADMIN, "Rename a metadata definition tag."),
+        ("delete_metadef_tag", ADMIN, "Delete a metadata definition tag."),
+        ("delete_metadef_tags", ADMIN, "Delete all the tags of a namespace."),
+        ("list_metadef_resource_types", READER, "List metadata definition resource types."),
+        ("get_metadef_resource_type", READER, "List a namespace's resource type associations."),
+        ("add_metadef_resource_type_association", ADMIN, "Associate a resource type."),
+        ("remove_metadef_resource_type_association", ADMIN, "Remove a resource type association."),
+    ]
+]
+RULES += METADEF_RULES

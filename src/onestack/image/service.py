@@ -13,6 +13,7 @@ from onestack.image.access import Caller
 from onestack.image.data import ImageData
 from onestack.image.drivers.filesystem import FilesystemStore
 from onestack.image.members import Members
+from onestack.image.metadefs import Metadefs
 from onestack.image.quotas import MIB, NAMES, Quotas
 from onestack.image.records import Records
 
@@ -28,6 +29,7 @@ class ImageService:
         self.quotas = Quotas(image)
         self.records = Records(db, image, self.quotas, self.store.id)
         self.members = Members(db)
+        self.metadefs = Metadefs(db, image.list_limit_default, image.list_limit_max)
         self.data = ImageData(
             db, image, self.quotas, self.store, self.staging, image.image_size_cap
         )

@@ -71,6 +71,14 @@ def test_upgrade_matches_models_and_downgrades(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
     assert {"identity_user", "identity_project", "identity_assignment"} <= tables
     assert {"image_image", "image_member", "image_quota", "image_deleted"} <= tables
+    assert {
+        "image_metadef_namespace",
+        "image_metadef_resource_type",
+        "image_metadef_resource_type_assoc",
+        "image_metadef_object",
+        "image_metadef_property",
+        "image_metadef_tag",
+    } <= tables
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"

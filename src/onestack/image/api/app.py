@@ -14,7 +14,7 @@ from onestack.common.clients import IdentityClient
 from onestack.common.errors import Conflict, OnestackError
 from onestack.common.http import http_exception_to_error
 from onestack.common.policy import Enforcer
-from onestack.image.api import data, discovery, images, members
+from onestack.image.api import data, discovery, images, members, metadefs
 from onestack.image.api.common import Api, fault
 from onestack.image.service import ImageService
 
@@ -26,6 +26,7 @@ def build(service: ImageService, enforcer: Enforcer, identity: IdentityClient) -
         *data.routes(api),
         *members.routes(api),
         *discovery.routes(api),
+        *metadefs.routes(api),
     ]
 
     async def on_error(_request: Request, exc: Exception) -> Response:
