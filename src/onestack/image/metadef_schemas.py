@@ -315,6 +315,8 @@ def _request_property() -> dict[str, Any]:
     fields["maxLength"] = fields["maxItems"] = {"type": "integer", "minimum": 0}
     fields["minLength"] = fields["minItems"] = {"type": "integer", "minimum": 0}
     fields["type"] = {"type": "string", "enum": [t for t in JSON_TYPES if t is not None]}
+    # No "default" anywhere in request schemas: the validator would write it into the body.
+    fields["uniqueItems"] = {"type": "boolean"}
     return {"type": "object", "required": ["title", "type"], "properties": fields}
 
 
