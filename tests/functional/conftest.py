@@ -79,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "functional: runs the real onestack server")
+    config.addinivalue_line(
+        "markers", "one_backend: runs on the first selected database backend only"
+    )
 
 
 EXTERNAL_URL = os.environ.get("ONESTACK_TEST_EXTERNAL_URL", "").rstrip("/")
@@ -105,12 +108,12 @@ def _selected_backends(config: pytest.Config) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_backend" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "db_backend",
-            _selected_backends(metafunc.config),
-            indirect=True,
-            scope="session",
-        )
+        backends = _selected_backends(metafunc.config)
+        if metafunc.definition.get_closest_marker("one_backend") is not None:
+            # Request validation and rendering that no database can change: once is enough,
+            # on the first selected backend (SQLite unless told otherwise).
+            backends = backends[:1]
+        metafunc.parametrize("db_backend", backends, indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

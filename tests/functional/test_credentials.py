@@ -11,7 +11,9 @@ import pytest
 
 from .conftest import Factory, Server, assert_not_found, new_password, sdk_connect, unique
 
-pytestmark = pytest.mark.functional
+# Credentials and application credentials store and read plain rows; the CLI runs that
+# cost a second or more per command happen on the first backend only.
+pytestmark = [pytest.mark.functional, pytest.mark.one_backend]
 
 
 def _appcred_cloud(server: Server, **auth: str) -> Path:

@@ -23,7 +23,9 @@ from .conftest import (
     unique,
 )
 
-pytestmark = pytest.mark.functional
+# The CLI drives the same API the httpx, openstacksdk and glanceclient tests drive on every
+# backend; its own runs (a second or more per command) happen on the first backend only.
+pytestmark = [pytest.mark.functional, pytest.mark.one_backend]
 
 
 def _cli_create(user: ImageUser, *args: str) -> dict[str, Any]:
