@@ -38,8 +38,8 @@ class HeldHeadTransport(asyncio.Transport):
         if held is not None:
             self._held = None
             self._transport.write(held + data)
-        elif data[:9] == _HEAD and data[9:10] != b"1":
-            self._held = bytes(data)
+        elif type(data) is bytes and data.startswith(_HEAD) and data[9:10] != b"1":
+            self._held = data  # uvicorn writes each head as one bytes object
         else:
             self._transport.write(data)
 
