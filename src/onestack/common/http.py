@@ -154,19 +154,7 @@ class ServiceMiddleware:
         self.service = service
         self.fault = fault
         self.max_body = max_body
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def _series(self, template: str, method: str, status: int) -> tuple[Any, Any]:
-        """The metric children for one route and status, looked up once (labels() is slow)."""
-        key = (template, method, status)
-        found = self._children.get(key)
-        if found is None:
-            found = (
-                metrics.REQUESTS.labels(self.service, template, method, str(status)),
-                metrics.LATENCY.labels(self.service, template, method),
-            )
-            self._children[key] = found
-        return found
+        self._series: dict[tuple[str, str, int], metrics.RequestSeries] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -203,9 +191,11 @@ class ServiceMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             status = status_holder[0]
-            counter, histogram = self._series(template, method, status)
-            counter.inc()
-            histogram.observe(elapsed)
+            series = self._series.get((template, method, status))
+            if series is None:
+                series = metrics.HTTP.series(self.service, template, method, str(status))
+                self._series[(template, method, status)] = series
+            series.observe(elapsed)
             # scope["path"] is the full path; root_path only marks the service's prefix.
             ACCESS.write(request_id, self.service, method, scope["path"], status, elapsed * 1000)
             request_id_var.reset(token)
