@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,8 +11,18 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
+# The hex digit of a UUID's variant nibble (10xx, RFC 4122) for each random hex digit.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def new_request_id() -> str:
-    return f"req-{uuid.uuid4()}"
+    """``req-`` and a random (version 4) UUID, as ``f"req-{uuid.uuid4()}"`` gives.
+
+    Built from 16 random bytes directly: a UUID object and its formatting cost three times
+    as much, on every request.
+    """
+    h = os.urandom(16).hex()
+    return f"req-{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)

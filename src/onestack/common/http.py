@@ -16,7 +16,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,12 +55,20 @@ def context(request: Request) -> RequestContext:
 
 async def read_json(request: Request, schema: Mapping[str, Any] | None = None) -> Any:
     """The request body as JSON, checked against a JSON schema; 400 when it is not."""
-    content_type = request.headers.get("content-type", "")
+    check_json_content_type(request.headers.get("content-type", ""))
+    return parse_json(await request.body(), schema)
+
+
+def check_json_content_type(content_type: str) -> None:
+    """415 unless the request's content type is JSON (or absent)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
         raise UnsupportedMediaType(f"Unsupported content type {media!r}: use application/json.")
-    raw = await request.body()
-    if not raw.strip():
+
+
+def parse_json(raw: bytes, schema: Mapping[str, Any] | None = None) -> Any:
+    """A request body as JSON, checked against a JSON schema; 400 when it is not."""
+    if not raw or raw.isspace():  # same test as `not raw.strip()`, without the copy
         raise ValidationError("The request body is empty; a JSON object was expected.")
     try:
         body = orjson.loads(raw)
@@ -69,6 +77,45 @@ async def read_json(request: Request, schema: Mapping[str, Any] | None = None) -
     if schema is not None:
         validate(body, schema)
     return body
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of request header ``name`` (lower case), as Starlette's
+    ``request.headers.get`` would give it, for handlers that run without a Request."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, read as Starlette's ``Request.body()`` reads it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Send serialized JSON with the headers (and their order) a :class:`JSONResponse` has:
+    the given ones, then content-length and content-type. For hot handlers, which skip
+    building a Response object."""
+    headers.append((b"content-length", str(len(body)).encode()))
+    headers.append(_JSON_TYPE)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 # Schemas are compiled to Python once (fastjsonschema): validation costs microseconds.
@@ -117,19 +164,7 @@ class ServiceMiddleware:
         # (method, path) -> True for requests that stream data (image uploads, objects):
         # their size is bounded by the service itself, not by the JSON body limit.
         self.unlimited = unlimited
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def _series(self, template: str, method: str, status: int) -> tuple[Any, Any]:
-        """The metric children for one route and status, looked up once (labels() is slow)."""
-        key = (template, method, status)
-        found = self._children.get(key)
-        if found is None:
-            found = (
-                metrics.REQUESTS.labels(self.service, template, method, str(status)),
-                metrics.LATENCY.labels(self.service, template, method),
-            )
-            self._children[key] = found
-        return found
+        self._series: dict[tuple[str, str, int], metrics.RequestSeries] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,9 +209,11 @@ class ServiceMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             status = status_holder[0]
-            counter, histogram = self._series(template, method, status)
-            counter.inc()
-            histogram.observe(elapsed)
+            series = self._series.get((template, method, status))
+            if series is None:
+                series = metrics.HTTP.series(self.service, template, method, str(status))
+                self._series[(template, method, status)] = series
+            series.observe(elapsed)
             # scope["path"] is the full path; root_path only marks the service's prefix.
             ACCESS.write(request_id, self.service, method, scope["path"], status, elapsed * 1000)
             request_id_var.reset(token)

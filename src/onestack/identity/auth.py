@@ -45,7 +45,14 @@ def iso_epoch(value: float) -> str:
     micros = round((value - whole) * 1_000_000)
     if micros == 1_000_000:
         whole, micros = whole + 1, 0
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(whole))}.{micros:06d}Z"
+    return f"{_iso_second(whole)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(whole: int) -> str:
+    # Every token response formats two timestamps, and most share their second with the
+    # previous response (issue time) or with many others (a parent token's expiry).
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,17 @@ number is the primary (signs new tokens), the rest are secondary (still accepted
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 PAYLOAD_VERSION = 1
 METHODS = ("password", "token", "application_credential", "totp", "mapped", "oauth1")
@@ -114,13 +118,65 @@ class InvalidTokenError(ValueError):
     pass
 
 
+class FernetWriter:
+    """Fernet encryption with one key, for tokens: the same messages as
+    ``Fernet(key).encrypt``, at about half its cost.
+
+    A Fernet message is ``0x80 | time | IV | AES-128-CBC(PKCS7(data)) | HMAC-SHA256`` in
+    URL-safe base64. ``Fernet.encrypt`` builds an AES context (key schedule, cipher lookup)
+    and an HMAC context per message, which is most of its time and a tenth of a token
+    issue. Here both are built once:
+
+    * HMAC (RFC 2104) is ``H(K ^ opad | H(K ^ ipad | m))``; the two keyed SHA-256 states are
+      hashed once and copied per message.
+    * One CBC context serves every message. It chains each message from the last ciphertext
+      block it produced, ``S``; feeding it ``P0 ^ IV ^ S`` as the first block makes that
+      block's ciphertext ``E(P0 ^ IV)``, exactly what a fresh context with this message's
+      random IV produces, and the rest of the message chains from there as usual. The IV
+      stays fresh from ``os.urandom`` per message. The context is shared between threads
+      (token issue runs in worker threads for password logins), so it is used under a lock.
+
+    Decryption stays with ``cryptography``'s Fernet, which checks every message written here.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        raw = base64.urlsafe_b64decode(key)
+        if len(raw) != 32:
+            raise ValueError("a Fernet key is 32 URL-safe base64-encoded bytes")
+        signing = raw[:16].ljust(64, b"\0")  # zero-padded to SHA-256's block size
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in signing))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in signing))
+        self._cbc = Cipher(algorithms.AES(raw[16:]), modes.CBC(bytes(16))).encryptor()
+        self._chain = 0  # the context's last ciphertext block, as a number
+        self._lock = threading.Lock()
+
+    def encrypt(self, data: bytes, iv: bytes | None = None, at: int | None = None) -> bytes:
+        """The Fernet message for ``data``; ``iv`` and ``at`` (unix seconds) only for tests."""
+        iv = os.urandom(16) if iv is None else iv
+        pad = 16 - len(data) % 16
+        data += bytes((pad,)) * pad
+        first = int.from_bytes(data[:16], "big") ^ int.from_bytes(iv, "big")
+        with self._lock:
+            ciphertext = self._cbc.update((first ^ self._chain).to_bytes(16, "big") + data[16:])
+            self._chain = int.from_bytes(ciphertext[-16:], "big")
+        moment = int(time.time()) if at is None else at
+        signed = b"\x80" + moment.to_bytes(8, "big") + iv + ciphertext
+        inner = self._inner.copy()
+        inner.update(signed)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return base64.urlsafe_b64encode(signed + outer.digest())
+
+
 class TokenFormatter:
     def __init__(self, repository: KeyRepository) -> None:
         self.repository = repository
         self.reload()
 
     def reload(self) -> None:
-        self._fernet = MultiFernet([Fernet(k) for k in self.repository.all_keys()])
+        keys = self.repository.all_keys()
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._writer = FernetWriter(keys[0])  # the primary key signs new tokens
 
     def encode(self, payload: TokenPayload) -> str:
         bits = 0
@@ -138,7 +194,7 @@ class TokenFormatter:
             payload.system,
             payload.application_credential_id,
         ]
-        token = self._fernet.encrypt(orjson.dumps(body))
+        token = self._writer.encrypt(orjson.dumps(body))
         return token.rstrip(b"=").decode()
 
     def decode(self, token: str) -> TokenPayload:

@@ -158,6 +158,7 @@ def up(ctx: click.Context, host: str | None, port: int | None, state_dir: str | 
     import uvicorn
 
     from onestack.server.app import Dispatcher
+    from onestack.server.protocol import HttpProtocol
 
     started = time.monotonic()
     settings = _settings(ctx, host=host, port=port, state_dir=state_dir)
@@ -184,6 +185,7 @@ def up(ctx: click.Context, host: str | None, port: int | None, state_dir: str | 
         port=settings.server.port,
         log_config=None,
         access_log=False,
+        http=HttpProtocol,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

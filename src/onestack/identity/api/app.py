@@ -44,9 +44,14 @@ class PublicFastPaths:
             route = self.routes.get((scope["method"], get_route_path(scope)))
             if route is not None:
                 scope["route"] = route
-                request = Request(scope, receive)
+                endpoint = route.endpoint
                 try:
-                    response = await route.endpoint(request)
+                    if route.app is endpoint:
+                        # Starlette serves a class endpoint as a plain ASGI app, as-is: it
+                        # sends its own answer.
+                        await endpoint(scope, receive, send)
+                        return
+                    response = await endpoint(Request(scope, receive))
                 except OnestackError as exc:
                     response = fault(exc)
                 await response(scope, receive, send)
