@@ -9,7 +9,7 @@ bcrypt "password-hash bound". See bench/README.md.
 
 This is a benchmark, not a test: nothing here asserts on timing.
 
-Run:  /work/main/.venv/bin/python bench/identity_bench.py [--duration 10] [--skip-upstream]
+Run:  .venv/bin/python bench/identity_bench.py [--duration 10] [--skip-upstream]
 """
 
 from __future__ import annotations
@@ -842,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
     if not have_wrk and not args.python_loader:
         log("wrk not available: falling back to the Python thread load generator")
     if use_onestack and not ONESTACK_BIN.exists():
-        raise SystemExit(f"{ONESTACK_BIN} missing: /work/main/.venv/bin/pip install -e {REPO}")
+        raise SystemExit(f"{ONESTACK_BIN} missing: run ./scripts/setup in {REPO}")
 
     loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     log(f"load average {loadavg}; measuring bcrypt cost {HASH_ROUNDS}")

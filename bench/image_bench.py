@@ -10,7 +10,7 @@ table with onestack/upstream ratios and the targets. See bench/README.md.
 
 This is a benchmark, not a test: nothing here asserts on timing.
 
-Run:  /work/main/.venv/bin/python bench/image_bench.py [--skip-upstream] [--scenarios ...]
+Run:  .venv/bin/python bench/image_bench.py [--skip-upstream] [--scenarios ...]
 """
 
 from __future__ import annotations
@@ -1462,7 +1462,7 @@ def main(argv: list[str] | None = None) -> int:
     if "list" in wanted and not have_wrk:
         raise SystemExit("wrk is needed for the list scenario (apt-get install wrk)")
     if not args.skip_onestack and not ONESTACK_BIN.exists():
-        raise SystemExit(f"{ONESTACK_BIN} missing: /work/main/.venv/bin/pip install -e {REPO}")
+        raise SystemExit(f"{ONESTACK_BIN} missing: run ./scripts/setup in {REPO}")
 
     load_start = loadavg()
     log(f"load average {load_start}")
