@@ -244,6 +244,31 @@ def _limit_receive(receive: Receive, limit: int) -> Receive:
     return limited
 
 
+def base_url(request: Request) -> str:
+    """The service's prefix as the client reached it: scheme://host/<prefix>."""
+    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host")
+    if not host:
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}{request.scope.get('root_path', '')}"
+
+
+def fault_handlers(fault: FaultFormatter) -> dict[Any, Callable[[Request, Exception], Any]]:
+    """Starlette exception handlers that render our errors and Starlette's own (404, 405)
+    with a service's fault formatter."""
+
+    async def on_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OnestackError)
+        return fault(exc)
+
+    async def on_http(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return fault(http_exception_to_error(exc))
+
+    return {OnestackError: on_error, HTTPException: on_http}
+
+
 def http_exception_to_error(exc: HTTPException) -> OnestackError:
     if exc.status_code == 404:
         return NotFound("The resource could not be found.")

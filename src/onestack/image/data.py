@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from onestack.common.config import ImageSettings
 from onestack.common.db import Database, retrying, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, Gone
 from onestack.image.access import Caller, find_image
@@ -67,8 +66,6 @@ class Transfer:
     """One upload or staging in progress."""
 
     image_id: str
-    project_id: str | None
-    disk_format: str | None
     max_bytes: int | None
     writer: StoreWriter
     staging: bool
@@ -86,14 +83,12 @@ class ImageData:
     def __init__(
         self,
         db: Database,
-        settings: ImageSettings,
         quotas: Quotas,
         store: Store,
         staging: Store,
         size_cap: int,
     ) -> None:
         self.db = db
-        self.settings = settings
         self.quotas = quotas
         self.store = store
         self.staging = staging
@@ -127,7 +122,7 @@ class ImageData:
                 image.status = "uploading" if staging else "saving"
                 image.upload_owner = self.owner
                 image.updated_at = utcnow()
-                return Transfer(image_id, image.owner, image.disk_format, limit, writer, staging)
+                return Transfer(image_id, limit, writer, staging)
         except BaseException:
             writer.abort()
             raise
@@ -207,7 +202,7 @@ class ImageData:
             image.upload_owner = self.owner
             now = utcnow()
             image.updated_at = now
-            owner, disk_format = image.owner, image.disk_format
+            owner = image.owner
             task_id = str(uuid.uuid4())
             session.add(
                 ImageTask(
@@ -234,7 +229,7 @@ class ImageData:
         except BaseException as exc:
             self.fail_import_record(image_id, task_id, str(exc))
             raise
-        return Transfer(image_id, owner, disk_format, None, writer, False, task_id)
+        return Transfer(image_id, None, writer, False, task_id)
 
     def staged_location(self, image_id: str) -> str:
         return self.staging.location_for(image_id)

@@ -6,16 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from onestack.common.db import Database, retrying, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from onestack.image.access import Caller, find_image
-from onestack.image.models import ImageMember
+from onestack.image.models import Image, ImageMember
 from onestack.image.records import Check, target
 from onestack.image.views import member_view
 
 STATUSES = ("pending", "accepted", "rejected")
 MAX_MEMBERS = 128
+
+
+def _visible_member(session: Session, caller: Caller, image: Image, member_id: str) -> ImageMember:
+    """The membership, when the caller may see it: the owner (or an admin) sees every member,
+    a member project only its own; 404 otherwise."""
+    member = session.get(ImageMember, (image.id, member_id))
+    if member is None or (
+        not caller.is_admin and image.owner != caller.project_id and member_id != caller.project_id
+    ):
+        raise NotFound(f"Member {member_id} not found for image {image.id}.")
+    return member
 
 
 class Members:
@@ -36,13 +48,7 @@ class Members:
         with self.db.read() as session:
             image = find_image(session, caller, image_id)
             check("image:get_member", target(image, member_id=member_id))
-            member = session.get(ImageMember, (image_id, member_id))
-            if member is None or (
-                not caller.is_admin
-                and image.owner != caller.project_id
-                and member_id != caller.project_id
-            ):
-                raise NotFound(f"Member {member_id} not found for image {image_id}.")
+            member = _visible_member(session, caller, image, member_id)
             return member_view(member)
 
     @retrying
@@ -95,12 +101,6 @@ class Members:
     def delete(self, caller: Caller, image_id: str, member_id: str, check: Check) -> None:
         with self.db.write() as session:
             image = find_image(session, caller, image_id, lock=True)
-            member = session.get(ImageMember, (image_id, member_id))
-            if member is None or (
-                not caller.is_admin
-                and image.owner != caller.project_id
-                and member_id != caller.project_id
-            ):
-                raise NotFound(f"Member {member_id} not found for image {image_id}.")
+            member = _visible_member(session, caller, image, member_id)
             check("image:delete_member", target(image, member_id=member_id))
             session.delete(member)

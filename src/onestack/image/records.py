@@ -94,10 +94,6 @@ class Records:
         with self.db.read() as session:
             return self.view(session, find_image(session, caller, image_id))
 
-    def image_target(self, caller: Caller, image_id: str) -> dict[str, Any]:
-        with self.db.read() as session:
-            return target(find_image(session, caller, image_id))
-
     def list_page(
         self, caller: Caller, params: list[tuple[str, str]]
     ) -> tuple[list[bytes], str | None]:

@@ -30,9 +30,7 @@ class ImageService:
         self.records = Records(db, image, self.quotas, self.store.id)
         self.members = Members(db)
         self.metadefs = Metadefs(db, image.list_limit_default, image.list_limit_max)
-        self.data = ImageData(
-            db, image, self.quotas, self.store, self.staging, image.image_size_cap
-        )
+        self.data = ImageData(db, self.quotas, self.store, self.staging, image.image_size_cap)
 
     def usage(self, caller: Caller) -> dict[str, Any]:
         """The caller's project's limits and usage, as /v2/info/usage shows them (sizes in

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 import onestack.identity.models
 import onestack.image.models  # noqa: F401
 from onestack.common.db import Base, Database
+from tests.unit.dbservers import create_database, drop_database
 
 SERVICES = ["identity", "image"]
-
-
-def _server_url(kind: str) -> str | None:
-    """A fresh database on a local server, or None when no server is reachable."""
-    name = f"onestack_mig_{uuid.uuid4().hex[:8]}"
-    if kind == "postgresql":
-        admin = os.environ.get(
-            "ONESTACK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1/postgres"
-        )
-    else:
-        admin = os.environ.get("ONESTACK_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1/mysql")
-    try:
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        engine.dispose()
-    except Exception:
-        return None
-    return admin.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    admin = base + ("/postgres" if url.startswith("postgresql") else "/mysql")
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if url.startswith("postgresql"):
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        else:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
@@ -55,7 +23,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     if request.param == "sqlite":
         url: str | None = f"sqlite:///{tmp_path / 'm.db'}"
     else:
-        url = _server_url(request.param)
+        url = create_database(request.param, "onestack_mig")
         if url is None:
             pytest.skip(f"no {request.param} server reachable on localhost")
     assert url is not None
@@ -63,7 +31,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     yield db
     db.dispose()
     if request.param != "sqlite":
-        _drop(url)
+        drop_database(url)
 
 
 def test_upgrade_matches_models_and_downgrades(database: Database) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -10,44 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from onestack.common.db import Database
 from onestack.image.models import Image, ImageMember
+from tests.unit.dbservers import create_database, drop_database
 
 BASE_TIME = datetime(2026, 1, 1, 12, 0, 0, 123456)
 MakeImage = Callable[..., str]
-
-
-def _server_url(kind: str) -> str | None:
-    """A fresh database on a local server, or None when no server is reachable."""
-    name = f"onestack_img_{uuid.uuid4().hex[:8]}"
-    if kind == "postgresql":
-        admin = os.environ.get(
-            "ONESTACK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1/postgres"
-        )
-    else:
-        admin = os.environ.get("ONESTACK_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1/mysql")
-    try:
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        engine.dispose()
-    except Exception:
-        return None
-    return admin.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    admin = base + ("/postgres" if url.startswith("postgresql") else "/mysql")
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if url.startswith("postgresql"):
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        else:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    engine.dispose()
 
 
 @pytest.fixture
@@ -65,7 +33,7 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
     if request.param == "sqlite":
         url: str | None = f"sqlite:///{tmp_path / 'image.db'}"
     else:
-        url = _server_url(request.param)
+        url = create_database(request.param, "onestack_img")
         if url is None:
             pytest.skip(f"no {request.param} server reachable on localhost")
     assert url is not None
@@ -74,7 +42,7 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
     yield database
     database.dispose()
     if request.param != "sqlite":
-        _drop(url)
+        drop_database(url)
 
 
 def image_row(**values: Any) -> Image:

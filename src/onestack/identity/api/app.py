@@ -6,16 +6,14 @@ from collections.abc import Sequence
 
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestack.common.auth import AuthMiddleware
 from onestack.common.clients import IdentityClient
 from onestack.common.errors import OnestackError
-from onestack.common.http import http_exception_to_error
+from onestack.common.http import fault_handlers
 from onestack.common.policy import Enforcer
 from onestack.identity.api import auth, catalog, extensions, resources, roles, users
 from onestack.identity.api.common import Api, fault, set_inline_reads
@@ -74,18 +72,7 @@ def build(service: IdentityService, enforcer: Enforcer, identity: IdentityClient
         *extensions.routes(api),
     ]
 
-    async def on_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, OnestackError)
-        return fault(exc)
-
-    async def on_http(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return fault(http_exception_to_error(exc))
-
-    app = Starlette(
-        routes=routes,
-        exception_handlers={OnestackError: on_error, HTTPException: on_http},
-    )
+    app = Starlette(routes=routes, exception_handlers=fault_handlers(fault))
     app.add_middleware(
         AuthMiddleware, identity=identity, fault=fault, public=auth.is_public, routes=routes
     )

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
+from onestack.common.blocking import Reads
+from onestack.common.blocking import run as run  # re-exported for the route modules
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest, OnestackError, Unauthorized
 from onestack.common.http import JSONResponse, context, parse_bool
+from onestack.common.http import base_url as base_url  # re-exported for the route modules
 from onestack.common.policy import Enforcer
 from onestack.identity.service import IdentityService
-
-T = TypeVar("T")
 
 
 def fault(error: OnestackError) -> Response:
@@ -41,38 +40,12 @@ class Api:
         self.enforcer.enforce(ctx, rule, target)
 
 
-async def run(func: Callable[..., T], *args: Any) -> T:
-    """Run blocking service code (writes, bcrypt) in a worker thread, off the event loop."""
-    return await anyio.to_thread.run_sync(func, *args)
-
-
-class _Reads:
-    # On SQLite a read is a local library call that never waits for writers (WAL), and
-    # most reads are answered from the identity caches; handing those to a thread costs more
-    # (about 1 ms under load: a thread switch plus the GIL hand-over) than the read itself.
-    # A database server is a network round trip away: there reads go to a thread.
-    inline = False
+# Writes (and bcrypt) in a worker thread; reads inline on SQLite (see common/blocking.py).
+read = Reads()
 
 
 def set_inline_reads(inline: bool) -> None:
-    _Reads.inline = inline
-
-
-async def read(func: Callable[..., T], *args: Any) -> T:
-    """Run a read-only service call: inline on SQLite, in a worker thread otherwise."""
-    if _Reads.inline:
-        return func(*args)
-    return await anyio.to_thread.run_sync(func, *args)
-
-
-def base_url(request: Request) -> str:
-    """The identity prefix as the client reached it: scheme://host/identity."""
-    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host")
-    if not host:
-        server = request.scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scheme}://{host}{request.scope.get('root_path', '')}"
+    read.inline = inline
 
 
 def with_links(entity: dict[str, Any], href: str) -> dict[str, Any]:

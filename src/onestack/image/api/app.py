@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from onestack.common.auth import AuthMiddleware
 from onestack.common.clients import IdentityClient
-from onestack.common.errors import Conflict, OnestackError
-from onestack.common.http import http_exception_to_error
+from onestack.common.errors import Conflict
+from onestack.common.http import fault_handlers
 from onestack.common.policy import Enforcer
 from onestack.image.api import data, discovery, images, members, metadefs
 from onestack.image.api.common import Api, fault
@@ -29,14 +28,6 @@ def build(service: ImageService, enforcer: Enforcer, identity: IdentityClient) -
         *metadefs.routes(api),
     ]
 
-    async def on_error(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, OnestackError)
-        return fault(exc)
-
-    async def on_http(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return fault(http_exception_to_error(exc))
-
     async def on_integrity(_request: Request, _exc: Exception) -> Response:
         # Two requests raced to create the same row (an image id, a member, a tag): the
         # loser's insert hit the unique key. The first writer won: a conflict, not a crash.
@@ -44,11 +35,7 @@ def build(service: ImageService, enforcer: Enforcer, identity: IdentityClient) -
 
     app = Starlette(
         routes=routes,
-        exception_handlers={
-            OnestackError: on_error,
-            HTTPException: on_http,
-            IntegrityError: on_integrity,
-        },
+        exception_handlers={**fault_handlers(fault), IntegrityError: on_integrity},
     )
     # Glance answers 404 for /v2/images/ (an empty id), not a redirect to the list.
     app.router.redirect_slashes = False

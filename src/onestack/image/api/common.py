@@ -63,13 +63,3 @@ class Api:
     def prepare(self, request: Request) -> tuple[RequestContext, Caller, Check]:
         ctx = self.context(request)
         return ctx, self.caller(ctx), self.checker(ctx)
-
-
-def url_root(request: Request) -> str:
-    """scheme://host/image as the client reached it."""
-    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host")
-    if not host:
-        server = request.scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scheme}://{host}{request.scope.get('root_path', '')}"

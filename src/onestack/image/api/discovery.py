@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from onestack.common.http import JSONResponse
+from onestack.common.http import JSONResponse, base_url
 from onestack.image import schemas
-from onestack.image.api.common import Api, url_root
+from onestack.image.api.common import Api
 from onestack.image.data import IMPORT_METHODS
 
 # The Image API versions this service answers to; all of them are v2 with small additions.
@@ -19,7 +19,7 @@ SUPPORTED = [f"2.{minor}" for minor in range(16, -1, -1)]
 
 
 def versions_document(request: Request) -> dict[str, Any]:
-    href = f"{url_root(request)}/v2/"
+    href = f"{base_url(request)}/v2/"
     return {
         "versions": [
             {

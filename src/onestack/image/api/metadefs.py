@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from onestack.common.http import JSONResponse, parse_bool, read_json
-from onestack.image.api.common import Api, run, url_root
+from onestack.common.http import JSONResponse, base_url, parse_bool, read_json
+from onestack.image.api.common import Api, run
 from onestack.image.metadef_schemas import DOCUMENTS
 from onestack.image.metadefs_base import namespace_path
 
@@ -26,7 +26,7 @@ ONE = NS + "/{namespace}"
 
 
 def _location(request: Request, path: str) -> dict[str, str]:
-    return {"Location": url_root(request) + quote(path, safe="/:")}
+    return {"Location": base_url(request) + quote(path, safe="/:")}
 
 
 def routes(api: Api) -> list[Route]:
